@@ -1,0 +1,103 @@
+"""Developer tasks for the meticulous monorepo.
+
+Each package is tested in a virtualenv that holds only that package, its
+declared dependencies and the test tools, so a dependency missing from a
+``pyproject.toml`` fails its tests instead of being hidden by a sibling.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PACKAGES = ROOT / "packages"
+RECORD = str(PACKAGES / "meticulous-record")
+READ = str(PACKAGES / "meticulous-read")
+SLURM = str(PACKAGES / "meticulous-slurm")
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+# What each test suite installs: the package(s) under test with their "test"
+# extra. The roundtrip suite is the only one that has writer and reader together.
+SUITES = {
+    "record": [f"{RECORD}[test]"],
+    "read": [f"{READ}[test]"],
+    "roundtrip": [f"{RECORD}[test]", f"{READ}[test]"],
+    "slurm": [f"{RECORD}[test]", f"{SLURM}[test]"],
+}
+
+
+def _cluster_is_up() -> bool:
+    if not shutil.which("sinfo"):
+        return False
+    probe = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    return probe.returncode == 0 and bool(probe.stdout.strip())
+
+
+def _ensure_slurm_cluster(session: nox.Session) -> None:
+    """Start the one-node cluster when we are allowed to (root), else leave it to the tests."""
+    if _cluster_is_up():
+        return
+    if os.geteuid() == 0:
+        session.run("bash", str(ROOT / ".ci" / "slurm" / "setup.sh"), external=True)
+    else:
+        session.warn("no SLURM cluster and not root: the cluster tests will report it")
+
+
+@nox.session
+@nox.parametrize("suite", list(SUITES))
+def tests(session: nox.Session, suite: str) -> None:
+    """Run one package's test suite (all of them with plain ``nox -s tests``)."""
+    session.install(*SUITES[suite])
+    if suite == "slurm":
+        _ensure_slurm_cluster(session)
+    workers = "auto" if suite != "slurm" else "2"
+    session.run(
+        "pytest",
+        "-n",
+        workers,
+        "-p",
+        "no:cacheprovider",
+        str(ROOT / "tests" / suite),
+        *session.posargs,
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over every package, the tests, the benchmarks and this file."""
+    session.install("ruff")
+    session.run("ruff", "check", "packages", "tests", "bench", "examples", "noxfile.py")
+    session.run(
+        "ruff", "format", "--check", "packages", "tests", "bench", "examples", "noxfile.py"
+    )
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """A wheel and an sdist of every package, each built on its own into dist/."""
+    session.install("build")
+    dist = ROOT / "dist"
+    for package in (RECORD, READ, SLURM):
+        session.run("python", "-m", "build", "--outdir", str(dist), package)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Record a few training runs in a scratch git repo, then list them with `meticulous`."""
+    session.install(RECORD, READ)
+    session.run("python", str(ROOT / "examples" / "demo.py"), *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against peers and the plain floor; writes bench/RESULTS.md."""
+    session.install(RECORD, READ, SLURM, "-r", str(ROOT / "bench" / "requirements.txt"))
+    session.run("python", str(ROOT / "bench" / "run.py"), *session.posargs)
