@@ -6,6 +6,17 @@ here="$(cd "$(dirname "$0")" && pwd)"
 venv="$here/.nox-venv"
 python="${PYTHON:-python3}"
 
+# The recorder reads the project's git repo, so git is part of the toolchain.
+if ! command -v git >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "nox.sh: installing git" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git >/dev/null
+  else
+    echo "nox.sh: git is required; install it (apt-get install git) and retry" >&2
+    exit 1
+  fi
+fi
+
 if [[ ! -x "$venv/bin/nox" ]]; then
   if ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c 'import ensurepip' 2>/dev/null; then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
