@@ -1,0 +1,59 @@
+"""Every error the recorder raises on purpose.
+
+They all derive from :class:`MeticulousError`, so a caller can catch the
+recorder's refusals in one clause. The ones about bad input also derive from
+the built-in exception a Python programmer would expect (``ValueError`` or
+``TypeError``), so generic handling keeps working.
+"""
+
+from __future__ import annotations
+
+
+class MeticulousError(Exception):
+    """Base class: the recorder refused to record, and said why."""
+
+
+class DirtyRepoException(MeticulousError):
+    """Tracked files differ from the commit ``HEAD`` points at.
+
+    Recording such a run would tie its results to code nobody can get back,
+    so the run is refused unless ``allow_dirty`` asks to record the diff.
+    """
+
+    def __init__(self, repository: str, changed_files: list[str]) -> None:
+        self.repository = repository
+        self.changed_files = list(changed_files)
+        listing = "\n".join(f"  {name}" for name in self.changed_files)
+        super().__init__(
+            f"the git repository {repository} has uncommitted changes to tracked "
+            f"files; commit them, or pass --allow-dirty (allow_dirty=True) to "
+            f"record the diff:\n{listing}"
+        )
+
+
+class MismatchedArgsException(MeticulousError):
+    """An existing experiment was resumed with different arguments."""
+
+
+class MismatchedCommitException(MeticulousError):
+    """An existing or reserved experiment belongs to another commit."""
+
+
+class ExperimentLockedException(MeticulousError):
+    """Another live process holds the experiment folder's ``.lock``."""
+
+
+class NotAGitRepositoryError(MeticulousError):
+    """The project directory is not inside a usable git repository."""
+
+
+class InvalidExperimentError(MeticulousError, ValueError):
+    """A bad id, experiments directory, argument or option given by the caller."""
+
+
+class UnserialisableValueError(MeticulousError, ValueError):
+    """A value that has no readable JSON form, such as a circular structure."""
+
+
+class InvalidSummaryError(MeticulousError, TypeError):
+    """``summary`` or ``log`` was given something other than a dict of values."""

@@ -1,0 +1,388 @@
+"""The :class:`Experiment`: one recorded run, from its checks to its last word.
+
+This module only orchestrates, in the order of spec section 3: check
+everything that can be checked without writing, choose the folder, lock it,
+write the start files, then capture output and watch for the end. Each step
+lives in its own module.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from . import folders, options
+from .atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from .exceptions import (
+    InvalidExperimentError,
+    InvalidSummaryError,
+    MeticulousError,
+)
+from .ids import validate_id
+from .jsonable import dumps_document, readable
+from .metadata import start_metadata
+from .runinfo import now
+from .status import ERROR, RUNNING, SUCCESS, write_status
+
+if TYPE_CHECKING:
+    import argparse
+    from types import TracebackType
+    from typing import Self
+
+
+class Experiment:
+    """Record one run of an experiment in ``<experiments>/<id>/``.
+
+    Creating the object starts the recording; it ends by itself when the
+    process ends (SUCCESS, ERROR with the traceback, INTERRUPTED by a
+    signal), or explicitly with :meth:`finish` or a ``with`` block.
+
+    ``args`` and ``default_args`` are dicts of the run's arguments and their
+    defaults. ``experiments_directory`` is relative to
+    ``project_directory`` (default: the current directory), which must be
+    inside a git repository whose tracked files are committed, unless
+    ``allow_dirty`` records the diff instead. An existing ``experiment_id``
+    is resumed when its args and commit match; ``resume=True`` looks for
+    such an experiment itself. ``norecord=True`` checks and writes nothing.
+    """
+
+    experiment_id: str | None
+    curexpdir: str | None
+
+    def __init__(
+        self,
+        args: Mapping[str, Any] | argparse.Namespace | None = None,
+        default_args: Mapping[str, Any] | None = None,
+        *,
+        project_directory: str | os.PathLike[str] | None = None,
+        experiments_directory: str | os.PathLike[str] = "experiments",
+        experiment_id: str | None = None,
+        description: str = "",
+        resume: bool = False,
+        norecord: bool = False,
+        allow_dirty: bool = False,
+    ) -> None:
+        self.args = _as_dict(args, "args")
+        self.default_args = _as_dict(default_args, "default_args")
+        self.experiment_id = None
+        self.curexpdir = None
+        self.norecord = bool(norecord)
+        self._folder: Path | None = None
+        self._finished = False
+        self._running = False
+        self._summary: dict[str, Any] | None = None
+        self._metrics: Any = None
+        self._lock: Any = None
+        self._stoppers: list[Any] = []  # what started, stopped in reverse order
+        if self.norecord:
+            return
+        self._start(
+            project_directory=project_directory,
+            experiments_directory=experiments_directory,
+            experiment_id=experiment_id,
+            description=description,
+            resume=resume,
+            allow_dirty=allow_dirty,
+        )
+
+    # -- argparse ------------------------------------------------------------
+
+    @staticmethod
+    def add_argument_group(
+        parser: argparse.ArgumentParser, **defaults: Any
+    ) -> argparse._ArgumentGroup:
+        """Add the "meticulous" options to ``parser`` (``defaults`` override theirs)."""
+        return options.add_argument_group(parser, **defaults)
+
+    @classmethod
+    def from_parser(
+        cls, parser: argparse.ArgumentParser, arg_list: list[str] | None = None
+    ) -> Experiment:
+        """Parse ``arg_list`` (default: the command line) and start recording.
+
+        The meticulous options configure the experiment and are left out of
+        the recorded args; the parser's defaults become ``default_args``.
+        """
+        args, default_args, settings = options.split_parsed(parser, arg_list)
+        return cls(args, default_args, **settings)
+
+    # -- starting ------------------------------------------------------------
+
+    def _start(
+        self,
+        *,
+        project_directory: str | os.PathLike[str] | None,
+        experiments_directory: str | os.PathLike[str],
+        experiment_id: str | None,
+        description: str,
+        resume: bool,
+        allow_dirty: bool,
+    ) -> None:
+        from .capture import require_tee
+        from .gitstate import dirty_details, read_repo_state, require_clean
+        from .reservation import reservation_from_environment
+
+        # 1. Everything that can be checked without writing.
+        if not isinstance(description, str):
+            raise InvalidExperimentError(
+                f"description must be a string, not {type(description).__name__}"
+            )
+        reservation = None
+        if experiment_id is not None:
+            validate_id(experiment_id)
+        else:
+            reservation = reservation_from_environment(os.environ)
+        if reservation is not None:
+            experiment_id = reservation.experiment_id
+            experiments_directory = (
+                reservation.experiments_directory or experiments_directory
+            )
+        project, experiments = folders.resolve_directories(
+            project_directory, experiments_directory
+        )
+        args_document = _recordable(self.args, "args")
+        defaults_document = _recordable(self.default_args, "default_args")
+        require_tee()
+        repo = read_repo_state(project)
+        if not allow_dirty:
+            require_clean(repo)
+        dirty = dirty_details(repo, experiments) if repo.dirty else None
+
+        # 2. The folder, and 3. its lock.
+        mode, folder, self._lock = folders.choose_and_lock(
+            experiments,
+            experiment_id,
+            reserved=reservation is not None,
+            resume=resume,
+            args=args_document,
+            sha=repo.sha,
+        )
+        experiment_id = folder.name
+        self.experiment_id = experiment_id
+        self._folder = folder
+        self.curexpdir = str(folder)
+
+        # 4. The start files, then 5. capture and end-of-run hooks.
+        try:
+            self._metadata = self._write_start_files(
+                mode,
+                args_document,
+                defaults_document,
+                description,
+                repo,
+                dirty,
+                reservation,
+            )
+            self._start_watching()
+        except BaseException as error:
+            self._abort(error)
+            raise
+
+    def _write_start_files(
+        self,
+        mode: str,
+        args_document: dict[str, Any],
+        defaults_document: dict[str, Any],
+        description: str,
+        repo: Any,
+        dirty: tuple[bytes, str] | None,
+        reservation: Any,
+    ) -> dict[str, Any]:
+        folder = self._folder
+        assert folder is not None
+        previous = folders.read_json_object(folder / "metadata.json") or {}
+        metadata = start_metadata(
+            previous,
+            resumed=mode == folders.RESUME,
+            sha=repo.sha,
+            message=repo.message,
+            dirty=dirty is not None,
+            description=description,
+            launcher=reservation.launcher if reservation is not None else None,
+        )
+        if mode != folders.RESUME:
+            write_json_atomic(folder / "args.json", args_document)
+            write_json_atomic(folder / "default_args.json", defaults_document)
+        write_json_atomic(folder / "metadata.json", metadata)
+        if dirty is not None and (
+            mode != folders.RESUME or not (folder / "dirty.patch").exists()
+        ):
+            write_bytes_atomic(folder / "dirty.patch", dirty[0])
+            write_text_atomic(folder / "untracked.txt", dirty[1])
+        self._host, self._pid = metadata["host"], metadata["pid"]
+        return metadata
+
+    def _start_watching(self) -> None:
+        from .capture import DescriptorTee
+        from .heartbeat import Heartbeat
+        from .lifecycle import EndOfRun
+        from .metrics import MetricsLog
+
+        folder = self._folder
+        assert folder is not None
+        heartbeat = Heartbeat(folder, self._host, self._pid)
+        heartbeat.start()
+        self._stoppers.append(heartbeat.stop)
+        write_status(folder, RUNNING)
+        self._running = True
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            tee = DescriptorTee(fd, folder / name)
+            tee.start()
+            self._stoppers.append(tee.stop)
+        self._metrics = MetricsLog(folder)
+        hooks = EndOfRun(self._end)
+        hooks.install()
+        self._stoppers.append(hooks.uninstall)
+
+    def _abort(self, error: BaseException) -> None:
+        """Starting failed half-way: undo what started, say why in STATUS."""
+        self._finished = True
+        self._stop_parts()
+        if self._running:  # only replace our own RUNNING, never a recorded end
+            try:
+                write_status(
+                    self._folder, ERROR, f"meticulous could not start: {error!r}"
+                )
+            except OSError:
+                pass  # the disk refuses: the original error says why
+        self._release_lock()
+
+    # -- during the run --------------------------------------------------------
+
+    def open(
+        self, path: str | os.PathLike[str], mode: str = "r", *args: Any, **kwargs: Any
+    ) -> IO[Any]:
+        """``open`` a file inside the experiment folder, creating subfolders.
+
+        Paths that would leave the folder (absolute, or through ``..``) are
+        refused. With ``norecord`` the path is relative to the current
+        directory instead.
+        """
+        base = Path.cwd() if self._folder is None else self._folder
+        target = Path(os.path.normpath(base / os.fspath(path)))
+        if self._folder is not None and (
+            Path(path).is_absolute() or not _is_within(target, self._folder)
+        ):
+            raise InvalidExperimentError(
+                f"{os.fspath(path)!r} is outside the experiment folder {self._folder}; "
+                f"experiment.open takes a path relative to it"
+            )
+        if any(flag in mode for flag in "wax+"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+        return open(target, mode, *args, **kwargs)
+
+    def summary(self, values: Mapping[str, Any]) -> None:
+        """Update ``summary.json`` with ``values`` (atomically; no-op with norecord).
+
+        The new content is serialised before the file is replaced: a value that
+        cannot be recorded raises and leaves the previous summary intact.
+        """
+        if self._folder is None:
+            return
+        if not isinstance(values, Mapping):
+            raise InvalidSummaryError(
+                f"summary() takes a dict of names to values, not {type(values).__name__}"
+            )
+        path = self._folder / "summary.json"
+        if self._summary is None:
+            self._summary = folders.read_json_object(path) or {}
+        merged = {**self._summary, **values}
+        write_json_atomic(path, merged)
+        self._summary = merged
+
+    def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Append one row to ``metrics.jsonl``: ``_step``, ``_time`` and ``metrics``.
+
+        ``step`` defaults to one past the previous row's (0 at first, and after
+        a resume it continues the recorded steps). No-op with norecord.
+        """
+        if self._metrics is not None:
+            self._metrics.append(metrics, step)
+
+    # -- the end -------------------------------------------------------------
+
+    def finish(self) -> None:
+        """End the recording now with SUCCESS (later ends are then ignored)."""
+        self._end(SUCCESS, "", 0)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self._end(SUCCESS, "", 0)
+        else:
+            from .lifecycle import outcome_of_exception
+
+            self._end(*outcome_of_exception(kind, value, tb))  # type: ignore[arg-type]
+
+    def _end(self, word: str, message: str, exit_code: int) -> None:
+        if self._finished or self._folder is None:
+            return
+        self._finished = True
+        failures = self._stop_parts()
+        try:
+            write_status(self._folder, word, message)
+            self._metadata.update({"end-timestamp": now(), "exit-code": exit_code})
+            write_json_atomic(self._folder / "metadata.json", self._metadata)
+        finally:
+            if self._metrics is not None:
+                self._metrics.close()
+            self._release_lock()
+        if failures:
+            raise failures[0]
+
+    def _stop_parts(self) -> list[Exception]:
+        """Stop hooks, capture and heartbeat, all of them even if one fails."""
+        failures: list[Exception] = []
+        while self._stoppers:
+            try:
+                self._stoppers.pop()()
+            except Exception as error:  # noqa: BLE001 - stop the others, then raise
+                failures.append(error)
+        return failures
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __repr__(self) -> str:
+        if self.norecord:
+            return "Experiment(norecord=True)"
+        return f"Experiment(experiment_id={self.experiment_id!r}, curexpdir={self.curexpdir!r})"
+
+
+def _as_dict(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    argparse = sys.modules.get("argparse")  # a Namespace implies it is imported
+    if argparse is not None and isinstance(value, argparse.Namespace):
+        return dict(vars(value))
+    if not isinstance(value, Mapping):
+        raise InvalidExperimentError(
+            f"{name} must be a dict of argument names to values, not {type(value).__name__}"
+        )
+    return dict(value)
+
+
+def _recordable(value: dict[str, Any], name: str) -> dict[str, Any]:
+    """The JSON form of ``value``, or a clear error before anything is written."""
+    try:
+        document = readable(value)
+        dumps_document(document)
+    except MeticulousError as error:
+        raise InvalidExperimentError(f"{name} cannot be recorded: {error}") from None
+    return document
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents

@@ -1,0 +1,104 @@
+"""Experiment ids: what a valid id is (spec section 1) and allocating the
+next integer one safely under concurrency (spec section 4).
+
+Allocation must work for many processes on many hosts sharing a directory
+over NFS at the same moment. ``os.mkdir`` is atomic everywhere, NFS
+included, so it alone guarantees distinct ids; the lock and the
+``last-id`` hint only make them consecutive and keep allocation O(1)
+instead of a scan of a directory that may hold thousands of runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .atomic import write_text_atomic
+from .exceptions import InvalidExperimentError
+from .locks import LockFile
+
+MAX_ID_LENGTH = 200
+META_FOLDER = ".meticulous"
+
+
+def validate_id(experiment_id: str) -> str:
+    """Return ``experiment_id`` unchanged, or raise InvalidExperimentError.
+
+    An id names a folder inside the experiments directory, so anything that
+    could escape it (``..``, ``a/b``) or hide it (a leading dot) is refused.
+    """
+    if not isinstance(experiment_id, str):
+        raise InvalidExperimentError(
+            f"experiment id must be a string, not {type(experiment_id).__name__}: "
+            f"{experiment_id!r}"
+        )
+    problem = _id_problem(experiment_id)
+    if problem:
+        raise InvalidExperimentError(
+            f"invalid experiment id {experiment_id!r}: {problem}"
+        )
+    return experiment_id
+
+
+def _id_problem(experiment_id: str) -> str:
+    if not experiment_id:
+        return "it is empty"
+    if len(experiment_id) > MAX_ID_LENGTH:
+        return f"it is longer than {MAX_ID_LENGTH} characters"
+    if "/" in experiment_id or "\\" in experiment_id:
+        return "it contains a path separator"
+    if any(ord(char) < 0x20 for char in experiment_id):
+        return "it contains a control character"
+    if experiment_id.startswith("."):
+        return "it starts with '.' (reserved for meticulous and other tools)"
+    if experiment_id[0].isspace() or experiment_id[-1].isspace():
+        return "it starts or ends with white space"
+    return ""
+
+
+def is_integer_id(name: str) -> bool:
+    """``1``, ``42``: decimal, no sign, no leading zero."""
+    return name.isascii() and name.isdigit() and (name == "0" or name[0] != "0")
+
+
+def id_sort_key(name: str) -> tuple[int, int, str]:
+    """Integer ids numerically first, then every other id as a string."""
+    if is_integer_id(name):
+        return (0, int(name), "")
+    return (1, 0, name)
+
+
+def allocate_id(experiments_directory: str | os.PathLike[str]) -> str:
+    """Create the next integer experiment folder and return its id.
+
+    Creates the experiments directory (and its ``.meticulous/``) if needed.
+    """
+    directory = Path(experiments_directory)
+    meta = directory / META_FOLDER
+    meta.mkdir(parents=True, exist_ok=True)
+    with LockFile(meta / "ids.lock"):
+        candidate = _read_hint(meta / "last-id")
+        if candidate is None:
+            candidate = _largest_integer_id(directory)
+        while True:
+            candidate += 1
+            try:
+                os.mkdir(directory / str(candidate))
+            except FileExistsError:
+                continue
+            break
+        write_text_atomic(meta / "last-id", f"{candidate}\n")
+    return str(candidate)
+
+
+def _read_hint(path: Path) -> int | None:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return int(text) if is_integer_id(text) else None
+
+
+def _largest_integer_id(directory: Path) -> int:
+    with os.scandir(directory) as entries:
+        return max((int(e.name) for e in entries if is_integer_id(e.name)), default=0)

@@ -1,0 +1,37 @@
+"""The ``STATUS`` file: a status word on the first line, a message after it.
+
+It is the one file a person checks first (``cat experiments/*/STATUS``), so
+it stays plain text rather than JSON (spec section 2.1).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .atomic import write_text_atomic
+
+QUEUED = "QUEUED"
+RUNNING = "RUNNING"
+SUCCESS = "SUCCESS"
+ERROR = "ERROR"
+INTERRUPTED = "INTERRUPTED"
+CANCELLED = "CANCELLED"
+
+
+def write_status(folder: str | os.PathLike[str], word: str, message: str = "") -> None:
+    """Atomically replace ``folder/STATUS`` with ``word`` and ``message``."""
+    text = word + "\n"
+    if message:
+        text += message if message.endswith("\n") else message + "\n"
+    write_text_atomic(Path(folder) / "STATUS", text)
+
+
+def read_status(folder: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """``(word, message)``, or None when there is no readable STATUS."""
+    try:
+        text = (Path(folder) / "STATUS").read_text(encoding="utf-8", errors="replace")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    word, _, message = text.partition("\n")
+    return word.strip(), message

@@ -1,0 +1,112 @@
+"""Experiment ids: validity, and distinct consecutive allocation under concurrency."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from meticulous import MeticulousError
+from meticulous.ids import allocate_id, validate_id
+
+BAD_IDS = [
+    "",
+    ".",
+    "..",
+    "../x",
+    "a/b",
+    "a\\b",
+    ".hidden",
+    " padded",
+    "trail ",
+    "tab\there",
+    "nul\0",
+    "x" * 201,
+]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS)
+def test_bad_ids_are_refused_with_a_reason(bad):
+    with pytest.raises(ValueError, match="invalid experiment id") as caught:
+        validate_id(bad)
+    assert isinstance(caught.value, MeticulousError)
+
+
+@pytest.mark.parametrize(
+    "good", ["1", "42", "my_special_run", "lr=0.1 bs=32", "é", "x" * 200]
+)
+def test_good_ids_are_accepted(good):
+    assert validate_id(good) == good
+
+
+def test_allocation_is_consecutive_and_keeps_a_hint(tmp_path):
+    experiments = tmp_path / "experiments"
+    assert [allocate_id(experiments) for _ in range(3)] == ["1", "2", "3"]
+    assert (experiments / ".meticulous" / "last-id").read_text().strip() == "3"
+    assert all((experiments / name).is_dir() for name in ("1", "2", "3"))
+
+
+def test_ids_are_never_reused_after_deletion(tmp_path):
+    experiments = tmp_path / "experiments"
+    allocate_id(experiments)
+    allocate_id(experiments)
+    (experiments / "2").rmdir()
+    assert allocate_id(experiments) == "3"
+
+
+def test_without_a_hint_the_largest_id_is_found(tmp_path):
+    experiments = tmp_path / "experiments"
+    for name in ("3", "10", "my_run", "notes"):
+        (experiments / name).mkdir(parents=True)
+    assert allocate_id(experiments) == "11"
+    (experiments / ".meticulous" / "last-id").write_text("garbage")
+    assert allocate_id(experiments) == "12"
+
+
+def test_a_folder_made_behind_the_locks_back_is_skipped(tmp_path):
+    """mkdir is the real guarantee: a writer ignoring the lock cannot collide."""
+    experiments = tmp_path / "experiments"
+    allocate_id(experiments)
+    (experiments / "2").mkdir()
+    assert allocate_id(experiments) == "3"
+
+
+ALLOCATE = """\
+import sys, time
+from meticulous.ids import allocate_id
+start_at = float(sys.argv[2])
+while time.time() < start_at:
+    time.sleep(0.001)
+print(allocate_id(sys.argv[1]))
+"""
+
+
+def test_many_processes_at_once_get_distinct_consecutive_ids(tmp_path):
+    """40 processes released at the same instant: ids 1..40, none failing."""
+    import time
+
+    experiments = tmp_path / "shared" / "experiments"
+    script = tmp_path / "allocate.py"
+    script.write_text(ALLOCATE)
+    count = 40
+    start_at = str(time.time() + 3.0)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(experiments), start_at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    results = [process.communicate(timeout=120) for process in processes]
+    assert all(process.returncode == 0 for process in processes), results
+    ids = sorted(int(out) for out, _ in results)
+    assert ids == list(range(1, count + 1))
+    assert (
+        sorted(
+            int(p.name) for p in Path(experiments).iterdir() if p.name != ".meticulous"
+        )
+        == ids
+    )
