@@ -1,0 +1,7 @@
+"""``python -m meticulous_read``: the ``meticulous`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,190 @@
+"""One experiment folder as a Python object with lazy, read-only properties."""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from . import metrics as metrics_file
+from .folder import Snapshot, read_snapshot
+from .status import derive_status
+from .table import typed_array
+from .warn import MeticulousReadWarning
+
+
+class ExperimentReader:
+    """Read one experiment; subclass it to add derived fields.
+
+    Every public property a subclass adds becomes a column of
+    ``Experiments(directory, reader=Subclass).as_dataframe()``::
+
+        class MyReader(ExperimentReader):
+            @property
+            def best_accuracy(self):
+                return self.metrics["accuracy"].max()
+
+    Subclasses keep the ``__init__(self, path)`` signature. Nothing is read
+    before a property asks for it, and each file is read at most once.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self._location = os.fspath(path)
+        self._snapshot: Snapshot | None = None
+        self._status: tuple[str, str] | None = None
+
+    def _preload(self, snapshot: Snapshot, status: tuple[str, str]) -> None:
+        """Hand over what a directory scan already read (or found in its cache)."""
+        self._snapshot = snapshot
+        self._status = status
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._location!r}>"
+
+    # -- identity ---------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The experiment id: the folder's name."""
+        return os.path.basename(os.path.normpath(self._location))
+
+    @functools.cached_property
+    def path(self) -> Path:
+        return Path(self._location)
+
+    @property
+    def _path(self) -> Path:
+        return self.path
+
+    # -- the small JSON files -------------------------------------------------------
+
+    @property
+    def _record(self) -> Snapshot:
+        if self._snapshot is None:
+            snapshot = read_snapshot(self._location, self.id)
+            if snapshot is None:  # a non-integer folder with no experiment files
+                snapshot = read_snapshot(self._location, "0")
+            self._snapshot = snapshot
+        return self._snapshot  # type: ignore[return-value]
+
+    @property
+    def args(self) -> dict:
+        """args.json ({} when missing or unreadable)."""
+        return self._record["args"] or {}
+
+    @property
+    def default_args(self) -> dict:
+        return self._record["default_args"] or {}
+
+    @property
+    def metadata(self) -> dict:
+        return self._record["metadata"] or {}
+
+    @property
+    def summary(self) -> dict:
+        return self._record["summary"] or {}
+
+    # -- status --------------------------------------------------------------------
+
+    def _derived_status(self) -> tuple[str, str]:
+        if self._status is None:
+            self._status = derive_status(self._record, self._location, time.time())
+        return self._status
+
+    @property
+    def status(self) -> str:
+        """The status word as a reader reports it (DEAD, BROKEN, UNSUPPORTED too)."""
+        return self._derived_status()[0]
+
+    @property
+    def status_message(self) -> str:
+        """The traceback, exit reason, or why the reader derived its word."""
+        return self._derived_status()[1]
+
+    # -- larger files, read on demand -------------------------------------------------
+
+    @functools.cached_property
+    def metrics(self) -> pd.DataFrame:
+        """metrics.jsonl: one row per logged line; ``_step``, ``_time`` then names."""
+        records, bad = metrics_file.read_records(self._location)
+        if bad:
+            warnings.warn(
+                f"experiment {self.id}: {bad} line(s) of metrics.jsonl skipped",
+                MeticulousReadWarning,
+                stacklevel=2,
+            )
+        names: dict[str, None] = {"_step": None, "_time": None}
+        for record in records:
+            for name in record:
+                names.setdefault(name, None)
+        columns: dict[str, Any] = {}
+        for name in names:
+            values = [record.get(name) for record in records]
+            if name == "_time":
+                seconds = [
+                    float(v) if type(v) in (int, float) else math.nan for v in values
+                ]
+                columns[name] = pd.to_datetime(seconds, unit="s", utc=True).array
+            else:
+                columns[name] = typed_array(values)
+        return pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
+
+    def _text(self, name: str) -> str:
+        try:
+            with open(self._path / name, "rb") as handle:
+                return handle.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    @functools.cached_property
+    def stdout(self) -> str:
+        """The captured standard output, undecodable bytes replaced."""
+        return self._text("stdout")
+
+    @functools.cached_property
+    def stderr(self) -> str:
+        return self._text("stderr")
+
+    @functools.cached_property
+    def dirty_patch(self) -> str | None:
+        """The uncommitted changes the run was recorded with, None if clean."""
+        if not (self._path / "dirty.patch").exists():
+            return None
+        return self._text("dirty.patch")
+
+    def open(self, name: str, mode: str = "r", **kwargs: Any) -> IO[Any]:
+        """Open one of the experiment's own files for reading (``model.pkl``).
+
+        Only reading modes are allowed: a reader never changes a record.
+        """
+        if set(mode) - set("rbt"):
+            raise ValueError(f"a reader opens files for reading only, not {mode!r}")
+        target = (self._path / name).resolve()
+        if self._path.resolve() not in target.parents:
+            raise ValueError(f"{name!r} is not inside experiment {self.id!r}")
+        return open(target, mode, **kwargs)
+
+
+def base_property_names() -> frozenset[str]:
+    return frozenset(dir(ExperimentReader))
+
+
+def extra_properties(reader_class: type) -> list[str]:
+    """Public properties a subclass adds to ExperimentReader, in definition order."""
+    base = base_property_names()
+    names: dict[str, None] = {}
+    for klass in reversed(reader_class.__mro__):
+        if klass is ExperimentReader or not issubclass(klass, ExperimentReader):
+            continue
+        for name, member in vars(klass).items():
+            if name.startswith("_") or name in base:
+                continue
+            if isinstance(member, (property, functools.cached_property)):
+                names.setdefault(name, None)
+    return list(names)

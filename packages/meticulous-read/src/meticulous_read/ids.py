@@ -1,0 +1,21 @@
+"""Experiment ids: which are integers, and the order readers show them in (spec §1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def is_integer_id(name: str) -> bool:
+    """True for ids written as a decimal integer without sign or leading zeros."""
+    return name.isascii() and name.isdigit() and (len(name) == 1 or name[0] != "0")
+
+
+def sort_key(name: str) -> tuple[int, int, str]:
+    """Integer ids first, numerically; every other id after them, as strings."""
+    if is_integer_id(name):
+        return (0, int(name), "")
+    return (1, 0, name)
+
+
+def sorted_ids(names: Iterable[str]) -> list[str]:
+    return sorted(names, key=sort_key)

@@ -1,0 +1,198 @@
+"""A DataFrame as a plain-text table that fits a given width.
+
+pandas' own ``to_string`` wraps wide frames into blocks, which is hard to
+read and to grep; this renderer keeps one line per experiment. It caps
+long cells, then narrows the widest text columns, then leaves out the
+rightmost columns (reported back to the caller) until the table fits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ELLIPSIS = "…"
+GAP = "  "
+MAX_CELL = 32
+MAX_MESSAGE = 48
+MIN_SHRUNK = 12
+
+STATUS_COLOURS = {
+    "SUCCESS": "32",  # green
+    "RUNNING": "36",  # cyan
+    "QUEUED": "34",  # blue
+    "ERROR": "31",  # red
+    "INTERRUPTED": "33",  # yellow
+    "CANCELLED": "33",
+    "DEAD": "35",  # magenta
+    "BROKEN": "35",
+    "UNSUPPORTED": "35",
+}
+
+
+@dataclass
+class Rendered:
+    text: str
+    hidden: list[str] = field(default_factory=list)  # columns left out to fit
+
+
+def shorten(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    return text[: width - 1] + ELLIPSIS
+
+
+def format_duration(value: pd.Timedelta) -> str:
+    seconds = int(value.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d{hours:02d}h"
+    if hours:
+        return f"{sign}{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{sign}{minutes}m{seconds:02d}s"
+    return f"{sign}{seconds}s"
+
+
+def format_value(value: Any) -> str:
+    """One cell as text: missing values blank, floats short, lists as JSON."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    kind = type(value)
+    if kind is str:
+        return value.replace("\r", " ").replace("\n", " ")
+    if kind is float or isinstance(value, np.floating):
+        if math.isnan(value):
+            return ""
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.6g}"
+    if kind is bool or isinstance(value, np.bool_):
+        return "True" if value else "False"
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime().astimezone().strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, pd.Timedelta):
+        return format_duration(value)
+    if isinstance(value, (list, dict)):
+        try:
+            return json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
+        series
+    )
+
+
+def _is_text(series: pd.Series) -> bool:
+    return series.dtype == object or pd.api.types.is_string_dtype(series)
+
+
+def render(
+    frame: pd.DataFrame,
+    width: int | None = None,
+    colour: bool = False,
+    max_cells: dict[str, int] | None = None,
+    drop_order: list[str] | None = None,
+) -> Rendered:
+    """The frame with its index as the first column, fitted into ``width``."""
+    caps = max_cells or {}
+    index_name = str(frame.index.name or "")
+    headers = [index_name] + [str(name) for name in frame.columns]
+    cells = [[shorten(format_value(v), MAX_CELL) for v in frame.index]]
+    right = [False]
+    for name in frame.columns:
+        column = frame[name]
+        cap = caps.get(str(name), MAX_CELL)
+        cells.append([shorten(format_value(v), cap) for v in column.tolist()])
+        right.append(_is_numeric(column))
+    widths = [
+        max([len(header)] + [len(cell) for cell in column])
+        for header, column in zip(headers, cells)
+    ]
+    original = list(headers)
+    # Free text may be narrowed; numbers, times, words and short codes keep width.
+    flexible = [False] + [
+        not right[i] and widths[i] > MIN_SHRUNK and _is_text(frame.iloc[:, i - 1])
+        for i in range(1, len(headers))
+    ]
+
+    def total() -> int:
+        return sum(widths) + len(GAP) * (len(widths) - 1)
+
+    hidden: list[str] = []
+    if width and width > 0 and total() > width:
+        # Narrow long text columns (never below a readable minimum) ...
+        while total() > width:
+            candidates = [
+                i
+                for i in range(1, len(widths))
+                if flexible[i] and widths[i] > MIN_SHRUNK
+            ]
+            if not candidates:
+                break
+            widest = max(candidates, key=lambda i: widths[i])
+            widths[widest] -= 1
+        # ... then leave out whole columns, least important first.
+        cells_of: dict[str, list[str]] = {}
+        right_of: dict[str, bool] = {}
+        widths_of: dict[str, int] = {}
+        order = [name for name in (drop_order or headers[:0:-1]) if name in headers]
+        for name in order:
+            if total() <= width or len(widths) <= 2:
+                break
+            at = headers.index(name, 1)
+            hidden.append(headers.pop(at))
+            cells_of[name], right_of[name] = cells.pop(at), right.pop(at)
+            widths_of[name] = widths.pop(at)
+            flexible.pop(at)
+        # Put back the most important left-out columns that fit after all.
+        for name in hidden[::-1]:
+            at = original.index(name)
+            if widths_of[name] + len(GAP) > width - total():
+                continue
+            position = sum(1 for kept in headers if original.index(kept) < at)
+            headers.insert(position, name)
+            cells.insert(position, cells_of[name])
+            right.insert(position, right_of[name])
+            widths.insert(position, widths_of[name])
+            flexible.insert(position, False)
+            hidden.remove(name)
+        hidden.sort(key=lambda name: original.index(name))
+    status_at = headers.index("status") if "status" in headers else -1
+    lines = []
+    header_cells = [
+        shorten(header, w).ljust(w) if not r else shorten(header, w).rjust(w)
+        for header, w, r in zip(headers, widths, right)
+    ]
+    header_line = GAP.join(header_cells).rstrip()
+    lines.append(f"\x1b[1m{header_line}\x1b[0m" if colour else header_line)
+    for row in range(len(frame.index)):
+        parts = []
+        for i, column in enumerate(cells):
+            text = shorten(column[row], widths[i])
+            padded = text.rjust(widths[i]) if right[i] else text.ljust(widths[i])
+            if colour and i == status_at and text in STATUS_COLOURS:
+                padded = f"\x1b[{STATUS_COLOURS[text]}m{padded}\x1b[0m"
+            parts.append(padded)
+        lines.append(GAP.join(parts).rstrip())
+    if width and width > 0 and not colour:
+        lines = [line[:width] for line in lines]
+    return Rendered("\n".join(lines) + "\n", hidden)

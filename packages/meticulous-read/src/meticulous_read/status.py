@@ -1,0 +1,118 @@
+"""The status a reader reports, which can differ from the word in STATUS (spec §2.1).
+
+A process killed by SIGKILL, an out-of-memory kill or a node that lost power
+never writes its terminal word, so STATUS keeps saying RUNNING forever. A
+reader therefore checks that a RUNNING experiment is still alive: on the same
+host by its pid, on any host by the age of its heartbeat.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta, timezone
+
+from .folder import Snapshot, spec_version
+
+SUPPORTED_SPEC_VERSION = 1
+HEARTBEAT_LIMIT_SECONDS = 60.0
+
+RUNNING = "RUNNING"
+DEAD = "DEAD"
+BROKEN = "BROKEN"
+UNSUPPORTED = "UNSUPPORTED"
+DERIVED_WORDS = (DEAD, BROKEN, UNSUPPORTED)
+_UTC = timezone(timedelta(0))  # datetime.UTC needs Python 3.11
+
+
+def pid_is_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host.
+
+    Only asked on POSIX, where signal 0 probes without touching the process
+    (on Windows os.kill would terminate it).
+    """
+    if os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An ISO 8601 timestamp with offset as an aware datetime, None when unusable."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_UTC)
+    return moment
+
+
+def describe_age(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} days"
+
+
+def _liveness(folder: str, metadata: dict, now: float, this_host: str) -> str | None:
+    """None while the run looks alive, else why it is dead."""
+    host, pid = metadata.get("host"), metadata.get("pid")
+    if host == this_host and type(pid) is int and pid > 0 and not pid_is_alive(pid):
+        return f"process {pid} on {host} is gone"
+    try:
+        beat = os.stat(os.path.join(folder, "heartbeat")).st_mtime
+    except OSError:
+        beat = None
+    if beat is not None:
+        age = now - beat
+        if age > HEARTBEAT_LIMIT_SECONDS:
+            return f"no heartbeat for {describe_age(age)}"
+        return None
+    started = parse_timestamp(metadata.get("timestamp"))
+    if started is not None and now - started.timestamp() > HEARTBEAT_LIMIT_SECONDS:
+        return (
+            f"no heartbeat file, started {describe_age(now - started.timestamp())} ago"
+        )
+    return None
+
+
+def derive_status(
+    snapshot: Snapshot, folder: str, now: float, this_host: str | None = None
+) -> tuple[str, str]:
+    """(word, message) as a reader reports them."""
+    word, message = snapshot["word"], snapshot["message"]
+    version = spec_version(snapshot)
+    if version is not None and version > SUPPORTED_SPEC_VERSION:
+        said = f"; STATUS says {word}" if word else ""
+        return UNSUPPORTED, (
+            f"written for spec-version {version}; this reader supports up to "
+            f"{SUPPORTED_SPEC_VERSION}{said}"
+        )
+    problems = snapshot["problems"]
+    if problems:
+        said = f"; STATUS says {word}" if word else ""
+        return BROKEN, "; ".join(problems) + said
+    if word == RUNNING:
+        if this_host is None:
+            this_host = socket.gethostname()
+        death = _liveness(folder, snapshot["metadata"], now, this_host)
+        if death is not None:
+            return DEAD, f"STATUS says RUNNING but {death}"
+    return word, message
