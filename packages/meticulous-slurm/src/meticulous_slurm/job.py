@@ -1,0 +1,231 @@
+"""What runs inside each job: the user's command, in its reserved folder.
+
+submitit pickles one :class:`PointRunner` and hands it a :class:`PointSpec`
+per array task. The runner starts the command as a subprocess in the sweep's
+frozen checkout, with the variables of SPEC §5 so the recorder in the user's
+script records into the reserved folder. Its output goes to the job's own
+stdout/stderr (submitit's log files); the recorder tees it into the folder.
+
+Requeueing. The runner is *checkpointable* in submitit's sense: on SLURM's
+timeout warning (USR2, ``--signal``) or a preemption, submitit calls
+:meth:`PointRunner.checkpoint`, which stops the command with SIGTERM (the
+recorder then writes ``INTERRUPTED``) and hands back the same submission;
+submitit requeues the job, up to ``max_requeues`` timeouts. A requeued job (also
+after ``scontrol requeue``) starts again with the same job id, the recorder
+finds its folder no longer ``QUEUED`` and resumes it: output appended, a
+``resumes`` entry and ``slurm.restart-count`` in the metadata.
+
+Honest endings. After the command exits the runner checks the folder: if the
+command never claimed it (still ``QUEUED``) or died without a final word
+(still ``RUNNING``, e.g. killed by the OOM killer), it writes ``ERROR`` saying
+so. When submitit refuses another requeue, the folder says ``ERROR`` with the
+reason instead of a hopeful ``INTERRUPTED``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import submitit
+from submitit.core.utils import UncompletedJobError
+
+from .folders import read_status
+
+# How long a stopped command gets to record its INTERRUPTED status before it
+# is killed; well under submitit's default 90 s between USR2 and the kill.
+STOP_GRACE_S = 30
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    """Everything one job needs; plain data so it pickles small."""
+
+    sweep: str
+    index: int
+    experiment_id: str
+    experiments_directory: str
+    code_directory: str
+    argv: tuple[str, ...]
+    launcher: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.experiments_directory) / self.experiment_id
+
+
+class PointFailed(RuntimeError):
+    """The command exited unsuccessfully; submitit marks the job failed."""
+
+
+class PointRunner(submitit.helpers.Checkpointable):
+    """The callable submitted through ``map_array``; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._child: subprocess.Popen | None = None
+
+    def __call__(self, spec: PointSpec) -> int:
+        environment = dict(os.environ)
+        environment.update(
+            METICULOUS_EXPERIMENTS_DIRECTORY=spec.experiments_directory,
+            METICULOUS_EXPERIMENT_ID=spec.experiment_id,
+            METICULOUS_LAUNCHER=json.dumps(launcher_metadata(spec), ensure_ascii=False),
+        )
+        print(
+            f"meticulous-slurm: sweep {spec.sweep} point {spec.index} -> experiment "
+            f"{spec.experiment_id}: {shlex.join(spec.argv)}",
+            flush=True,
+        )
+        sys.stderr.flush()
+        try:
+            self._child = subprocess.Popen(
+                list(spec.argv),
+                cwd=spec.code_directory,
+                env=environment,
+                # The job process runs no threads, so preexec_fn is safe here.
+                preexec_fn=_ignore_checkpoint_signal,  # noqa: PLW1509
+            )
+        except OSError as error:
+            _write_status(
+                spec.folder, "ERROR", f"cannot start {spec.argv[0]!r}: {error}"
+            )
+            raise PointFailed(f"cannot start {spec.argv[0]!r}: {error}") from None
+        try:
+            returncode = _wait_for_exit(self._child)
+        except UncompletedJobError as error:
+            # submitit decided not to requeue (too many timeouts).
+            self._stop_child()
+            _record_not_requeued(spec.folder, str(error))
+            raise
+        except KeyboardInterrupt:
+            # The local executor cancels with SIGINT and kills us a second
+            # later: pass the stop on to the command so it records it.
+            self._stop_child()
+            raise
+        _settle_status(spec.folder, returncode)
+        if returncode != 0:
+            raise PointFailed(
+                f"point {spec.index} (experiment {spec.experiment_id}) failed: "
+                f"{describe_returncode(returncode)}"
+            )
+        return returncode
+
+    def checkpoint(self, spec: PointSpec) -> submitit.helpers.DelayedSubmission:
+        """Stop the command so it records INTERRUPTED, and requeue the same point."""
+        self._stop_child()
+        return submitit.helpers.DelayedSubmission(PointRunner(), spec)
+
+    def _stop_child(self) -> None:
+        child = self._child
+        if child is None or child.poll() is not None:
+            return
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    def __getstate__(self) -> dict:
+        return {}  # a running child never travels in a pickle
+
+    def __setstate__(self, state: dict) -> None:
+        self._child = None
+
+
+def launcher_metadata(spec: PointSpec) -> dict[str, Any]:
+    """The reservation's launcher info plus what only the running job knows:
+    its submitit job id and log files."""
+    info = dict(spec.launcher)
+    try:
+        environment = submitit.JobEnvironment()
+        paths = environment.paths
+    except (RuntimeError, KeyError):
+        return info  # not under submitit (a direct call)
+    info.update(
+        {
+            "executor": environment.cluster,
+            "job-id": environment.job_id,
+            "submitit-stdout": str(paths.stdout),
+            "submitit-stderr": str(paths.stderr),
+        }
+    )
+    return info
+
+
+def _wait_for_exit(child: subprocess.Popen) -> int:
+    """Wait for the command without ``Popen.wait``.
+
+    ``Popen.wait()`` holds a non-reentrant lock while it blocks, so a
+    checkpoint signal handler (running in this same thread) that waits for
+    the stopped command would deadlock on it. A bare ``os.waitpid`` holds
+    nothing; if the handler reaped the command meanwhile, its return code is
+    already on the Popen object.
+    """
+    while True:
+        try:
+            _, status = os.waitpid(child.pid, 0)
+        except ChildProcessError:
+            return child.returncode if child.returncode is not None else -1
+        except InterruptedError:  # pragma: no cover - retried by Python itself
+            continue
+        child.returncode = os.waitstatus_to_exitcode(status)
+        return child.returncode
+
+
+def describe_returncode(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+def _ignore_checkpoint_signal() -> None:
+    """Runs in the child before exec: SLURM's ``--signal`` goes to every process
+    of the job, but the timeout warning is for submitit, which then stops the
+    command with SIGTERM (a signal the recorder records). Ignoring it in the
+    child keeps the default action (death without a status) from firing first."""
+    name = "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2")
+    number = getattr(signal, name, None)
+    if number is not None:
+        signal.signal(number, signal.SIG_IGN)
+
+
+def _settle_status(folder: Path, returncode: int) -> None:
+    word, _ = read_status(folder)
+    if word == "QUEUED":
+        _write_status(
+            folder,
+            "ERROR",
+            f"the command ended ({describe_returncode(returncode)}) without recording"
+            " into its reserved folder; does it use Experiment.from_parser?",
+        )
+    elif word == "RUNNING":
+        _write_status(
+            folder,
+            "ERROR",
+            f"the command ended ({describe_returncode(returncode)}) without writing"
+            " a final status",
+        )
+
+
+def _record_not_requeued(folder: Path, reason: str) -> None:
+    word, message = read_status(folder)
+    if word in ("QUEUED", "RUNNING", "INTERRUPTED"):
+        ended = f"{word}: {message}" if message else word
+        _write_status(folder, "ERROR", f"{reason} (the run's last status: {ended})")
+
+
+def _write_status(folder: Path, word: str, message: str) -> None:
+    from meticulous.status import write_status
+
+    write_status(folder, word, message)

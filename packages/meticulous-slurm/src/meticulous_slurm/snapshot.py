@@ -1,0 +1,180 @@
+"""Freeze the code a sweep runs, so editing the working tree cannot change it.
+
+Jobs may wait in the queue for days while the researcher keeps editing. Each
+sweep therefore runs from its own checkout of the submitted commit: a
+``git clone --shared --no-checkout`` (objects borrowed from the user's repo,
+so it costs only the checked-out files) followed by a detached checkout of
+the sha. The recorder inside each job then sees a clean repo at exactly the
+commit the reservation names. The user's repository is only read.
+
+With ``allow_dirty`` the uncommitted changes (``git diff HEAD``) are applied
+to the checkout and untracked files are copied, so the jobs run what the user
+sees; the recorder then records the patch itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SweepError
+
+
+@dataclass(frozen=True)
+class RepoState:
+    """What the sweep is submitted from."""
+
+    root: Path  # top of the work tree
+    project_relative: Path  # the project directory inside it
+    sha: str
+    changed: tuple[str, ...]  # tracked files with uncommitted changes
+    untracked: tuple[str, ...]  # untracked, not ignored
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.changed)
+
+
+def _git(directory: Path, *args: str, binary: bool = False) -> str | bytes:
+    completed = subprocess.run(
+        ["git", "-C", str(directory), *args],
+        capture_output=True,
+        text=not binary,
+        check=False,
+    )
+    if completed.returncode != 0:
+        stderr = (
+            completed.stderr
+            if not binary
+            else completed.stderr.decode(errors="replace")
+        )
+        raise SweepError(
+            f"git {' '.join(args)} failed in {directory}: {stderr.strip()}"
+        )
+    return completed.stdout
+
+
+def inspect_repo(project_directory: Path, *, exclude: Path | None = None) -> RepoState:
+    """Read the state of the repo holding ``project_directory``.
+
+    ``exclude`` (the experiments directory) is left out of the untracked
+    files: experiment folders inside the project are output, not code.
+    """
+    if not project_directory.is_dir():
+        raise SweepError(f"project directory {project_directory} does not exist")
+    if shutil.which("git") is None:
+        raise SweepError("git is not installed: a sweep needs it to freeze the code")
+    probe = subprocess.run(
+        ["git", "-C", str(project_directory), "rev-parse", "--show-toplevel"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        raise SweepError(
+            f"project directory {project_directory} is not inside a git repository"
+            " (a sweep runs a committed version of the code)"
+        )
+    root = Path(probe.stdout.strip()).resolve()
+    head = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--verify", "HEAD^{commit}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if head.returncode != 0:
+        raise SweepError(
+            f"the repository {root} has no commit yet: commit the code first"
+        )
+    changed = _git(root, "diff", "--name-only", "-z", "HEAD")
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z")
+    excluded = exclude.resolve() if exclude is not None else None
+    untracked_files = [
+        name
+        for name in untracked.split("\0")
+        if name and not (excluded and _is_inside(root / name, excluded))
+    ]
+    return RepoState(
+        root=root,
+        project_relative=project_directory.resolve().relative_to(root),
+        sha=head.stdout.strip(),
+        changed=tuple(name for name in changed.split("\0") if name),
+        untracked=tuple(untracked_files),
+    )
+
+
+def refuse_if_dirty(state: RepoState, allow_dirty: bool) -> None:
+    """The same rule as the recorder: tracked changes need ``allow_dirty``."""
+    if state.dirty and not allow_dirty:
+        listed = "\n  ".join(state.changed)
+        raise SweepError(
+            f"the repository {state.root} has uncommitted changes:\n  {listed}\n"
+            "commit them, or set 'allow_dirty: true' in the sweep file"
+        )
+
+
+def make_snapshot(state: RepoState, destination: Path, *, allow_dirty: bool) -> Path:
+    """Check out ``state.sha`` into ``destination``; return the project directory in it."""
+    subprocess.run(
+        [
+            "git",
+            "clone",
+            "--quiet",
+            "--shared",
+            "--no-checkout",
+            str(state.root),
+            str(destination),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    _git(
+        destination,
+        "-c",
+        "advice.detachedHead=false",
+        "checkout",
+        "--quiet",
+        "--detach",
+        state.sha,
+    )
+    if allow_dirty:
+        _apply_uncommitted(state, destination)
+    return destination / state.project_relative
+
+
+def _apply_uncommitted(state: RepoState, destination: Path) -> None:
+    if state.changed:
+        patch = _git(state.root, "diff", "--binary", "HEAD", binary=True)
+        applied = subprocess.run(
+            ["git", "-C", str(destination), "apply", "--binary", "--whitespace=nowarn"],
+            input=patch,
+            capture_output=True,
+            check=False,
+        )
+        if applied.returncode != 0:
+            raise SweepError(
+                "could not apply the uncommitted changes to the sweep's code snapshot: "
+                + applied.stderr.decode(errors="replace").strip()
+            )
+    for name in state.untracked:
+        source = state.root / name
+        if source.is_file() or source.is_symlink():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _is_inside(path: Path, directory: Path) -> bool:
+    try:
+        path.resolve().relative_to(directory)
+        return True
+    except ValueError:
+        return False
+
+
+def remove_snapshot(destination: Path) -> None:
+    """Undo a snapshot after a failed submission (it holds no user data)."""
+    if destination.exists():
+        shutil.rmtree(destination, onerror=lambda *_: None)

@@ -1,0 +1,685 @@
+"""Load and validate a sweep file, naming the line of every mistake.
+
+A sweep that fails after half of its jobs were submitted wastes a queue slot
+and leaves reserved folders behind, so the whole file is checked before
+anything happens. PyYAML's composed node tree (``yaml.compose``) keeps the
+line of every key and value, which plain ``yaml.safe_load`` forgets; the
+values themselves are built from the same nodes with the safe constructor, so
+what is checked is exactly what is used.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import SweepError, SweepFileError
+
+EXECUTORS = ("auto", "slurm", "local")
+DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")
+TOP_LEVEL_KEYS = (
+    "command",
+    "grid",
+    "args",
+    "random",
+    "points",
+    "executor",
+    "slurm",
+    "experiments_directory",
+    "project_directory",
+    "name",
+    "max_requeues",
+    "max_parallel",
+    "allow_dirty",
+)
+RANDOM_KEYS = ("n", "seed", "params")
+DEFAULT_MAX_REQUEUES = 3  # submitit's own default for max_num_timeout
+PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+SWEEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+# Generic submitit names (those AutoExecutor accepts without a prefix) and the
+# sbatch names SlurmExecutor uses for them.
+GENERIC_SLURM_NAMES = {
+    "name": "job_name",
+    "timeout_min": "time",
+    "mem_gb": "mem",
+    "nodes": "nodes",
+    "cpus_per_task": "cpus_per_task",
+    "gpus_per_node": "gpus_per_node",
+    "tasks_per_node": "ntasks_per_node",
+}
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One random parameter: ``kind`` is a name of DISTRIBUTIONS.
+
+    ``values`` is the list of choices for ``choice`` and ``(low, high)``
+    (both inclusive for ``int``) otherwise.
+    """
+
+    kind: str
+    values: tuple
+
+
+@dataclass(frozen=True)
+class RandomSearch:
+    n: int
+    seed: int
+    params: dict[str, Distribution]
+
+
+@dataclass(frozen=True)
+class SweepFile:
+    """A validated sweep file; paths are absolute, slurm names are sbatch's."""
+
+    path: Path
+    text: str
+    command: list[str]
+    args: dict[str, Any]
+    grid: dict[str, list]
+    random: RandomSearch | None
+    points: list[dict[str, Any]]
+    executor: str
+    slurm: dict[str, Any]
+    experiments_directory: Path
+    project_directory: Path
+    name: str | None
+    max_requeues: int
+    max_parallel: int | None
+    allow_dirty: bool
+    lines: dict[tuple, int] = field(default_factory=dict, compare=False, repr=False)
+
+
+def load_sweep_file(path: str | Path) -> SweepFile:
+    """Read and validate ``path``; raise SweepFileError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SweepError(f"{path}: no such sweep file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SweepError(f"{path}: cannot read the sweep file: {error}") from None
+    return parse_sweep_file(text, path)
+
+
+def parse_sweep_file(text: str, path: str | Path = "sweep.yaml") -> SweepFile:
+    """Validate the YAML ``text`` as if read from ``path`` (used for messages
+    and to resolve a relative ``project_directory``)."""
+    path = Path(path)
+    checker = _Checker(path.name)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = error.problem or error.context or "invalid YAML"
+        raise SweepFileError([f"{path.name}:{line}: invalid YAML: {problem}"]) from None
+    except yaml.YAMLError as error:
+        raise SweepFileError([f"{path.name}: invalid YAML: {error}"]) from None
+    if root is None:
+        raise SweepFileError([f"{path.name}:1: the sweep file is empty"])
+    sweep = checker.check_document(root, path.resolve(), text)
+    if checker.problems:
+        raise SweepFileError(checker.sorted_problems())
+    assert sweep is not None
+    return sweep
+
+
+class _Checker:
+    """Walks the node tree, building values and collecting problems."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.problems: list[tuple[int, str]] = []
+        self.lines: dict[tuple, int] = {}
+
+    # ------------------------------------------------------------ helpers
+    def problem(self, node: yaml.Node, message: str) -> None:
+        self.problem_at(node.start_mark.line + 1, message)
+
+    def problem_at(self, line: int, message: str) -> None:
+        self.problems.append((line, message))
+
+    def sorted_problems(self) -> list[str]:
+        """In file order, the way an editor shows them."""
+        ordered = sorted(self.problems, key=lambda problem: problem[0])
+        return [f"{self.filename}:{line}: {message}" for line, message in ordered]
+
+    def value(self, node: yaml.Node) -> Any:
+        """The Python value of a node, as ``yaml.safe_load`` would build it."""
+        loader = yaml.SafeLoader("")
+        try:
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+
+    def mapping(self, node: yaml.Node, what: str) -> list[tuple] | None:
+        """The (key node, value node) pairs of a mapping, keys checked as strings."""
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, f"{what} must be a mapping ({_describe(node)} given)")
+            return None
+        pairs = []
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = self.value(key_node)
+            if not isinstance(key, str):
+                self.problem(key_node, f"{what}: key {key!r} must be a string")
+                continue
+            if key in seen:
+                self.problem(key_node, f"{what}: duplicate key '{key}'")
+                continue
+            seen.add(key)
+            pairs.append((key, key_node, value_node))
+        return pairs
+
+    def parameter_value(self, node: yaml.Node, where: str) -> tuple[bool, Any]:
+        """A value passed on the command line: a scalar or a list of scalars."""
+        value = self.value(node)
+        if _is_argument_scalar(value):
+            return True, value
+        if isinstance(value, list) and all(_is_argument_scalar(v) for v in value):
+            return True, value
+        if value is None:
+            self.problem(node, f"{where}: no value (use false to leave a flag out)")
+        else:
+            self.problem(
+                node,
+                f"{where}: a value must be a string, number, boolean or list of "
+                f"those ({_describe(node)} given)",
+            )
+        return False, None
+
+    def parameter_name(self, key: str, key_node: yaml.Node, where: str) -> bool:
+        if PARAMETER_NAME.match(key):
+            return True
+        hint = f" (write '{key.lstrip('-')}')" if key.startswith("-") else ""
+        self.problem(key_node, f"{where}: '{key}' is not a valid parameter name{hint}")
+        return False
+
+    # ------------------------------------------------------------ document
+    def check_document(
+        self, root: yaml.Node, path: Path, text: str
+    ) -> SweepFile | None:
+        pairs = self.mapping(root, "the sweep file")
+        if pairs is None:
+            return None
+        nodes: dict[str, tuple] = {}
+        for key, key_node, value_node in pairs:
+            if key not in TOP_LEVEL_KEYS:
+                self.problem(
+                    key_node, f"unknown key '{key}'{_did_you_mean(key, TOP_LEVEL_KEYS)}"
+                )
+                continue
+            nodes[key] = (key_node, value_node)
+
+        command = self.check_command(nodes.get("command"), root)
+        args = self.check_parameters(nodes.get("args"), "args")
+        grid = self.check_grid(nodes.get("grid"))
+        random = self.check_random(nodes.get("random"))
+        points = self.check_points(nodes.get("points"))
+        self.check_overlaps(nodes, args, grid, random, points)
+        executor = self.check_choice(
+            nodes.get("executor"), "executor", EXECUTORS, "auto"
+        )
+        slurm = self.check_slurm(nodes.get("slurm"))
+        name = self.check_name(nodes.get("name"))
+        max_requeues = self.check_int(nodes.get("max_requeues"), "max_requeues", 0)
+        max_parallel = self.check_int(nodes.get("max_parallel"), "max_parallel", 1)
+        allow_dirty = self.check_bool(nodes.get("allow_dirty"), "allow_dirty")
+        project = self.check_string(nodes.get("project_directory"), "project_directory")
+        experiments = self.check_string(
+            nodes.get("experiments_directory"), "experiments_directory"
+        )
+        if self.problems:
+            return None
+        # A relative project directory is relative to the sweep file, so the
+        # file means the same thing wherever the command is run from; the
+        # experiments directory is relative to the project, as in the recorder.
+        project_directory = (path.parent / (project or ".")).resolve()
+        experiments_directory = (
+            project_directory / (experiments or "experiments")
+        ).resolve()
+        return SweepFile(
+            path=path,
+            text=text,
+            command=command,
+            args=args or {},
+            grid=grid or {},
+            random=random,
+            points=points or [],
+            executor=executor,
+            slurm=slurm or {},
+            experiments_directory=experiments_directory,
+            project_directory=project_directory,
+            name=name,
+            max_requeues=DEFAULT_MAX_REQUEUES if max_requeues is None else max_requeues,
+            max_parallel=max_parallel,
+            allow_dirty=bool(allow_dirty),
+            lines=self.lines,
+        )
+
+    # ------------------------------------------------------------ sections
+    def check_command(self, nodes: tuple | None, root: yaml.Node) -> list[str]:
+        if nodes is None:
+            self.problem(root, "missing key 'command' (the program each job runs)")
+            return []
+        _, node = nodes
+        value = self.value(node)
+        if isinstance(value, str) and value.strip():
+            try:
+                return shlex.split(value)
+            except ValueError as error:
+                self.problem(node, f"command: cannot split '{value}': {error}")
+                return []
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, str) and v for v in value)
+        ):
+            return list(value)
+        self.problem(node, "command must be a non-empty string or list of strings")
+        return []
+
+    def check_parameters(self, nodes: tuple | None, where: str) -> dict | None:
+        if nodes is None:
+            return None
+        _, node = nodes
+        pairs = self.mapping(node, where)
+        if pairs is None:
+            return None
+        result = {}
+        for key, key_node, value_node in pairs:
+            if not self.parameter_name(key, key_node, where):
+                continue
+            ok, value = self.parameter_value(value_node, f"{where}.{key}")
+            if ok:
+                result[key] = value
+                self.lines[(where, key)] = key_node.start_mark.line + 1
+        return result
+
+    def check_grid(self, nodes: tuple | None) -> dict | None:
+        if nodes is None:
+            return None
+        _, node = nodes
+        if isinstance(node, yaml.ScalarNode) and self.value(node) is None:
+            self.problem(node, "grid is empty: give each parameter a list of values")
+            return None
+        pairs = self.mapping(node, "grid")
+        if pairs is None:
+            return None
+        if not pairs:
+            self.problem(node, "grid is empty: give each parameter a list of values")
+            return None
+        grid = {}
+        for key, key_node, value_node in pairs:
+            if not self.parameter_name(key, key_node, "grid"):
+                continue
+            if not isinstance(value_node, yaml.SequenceNode):
+                self.problem(
+                    value_node,
+                    f"grid.{key} must be a list of values ({_describe(value_node)} given);"
+                    f" a fixed value belongs in args",
+                )
+                continue
+            if not value_node.value:
+                self.problem(
+                    value_node, f"grid.{key} is an empty list: no point to run"
+                )
+                continue
+            values = []
+            for item in value_node.value:
+                ok, value = self.parameter_value(item, f"grid.{key}")
+                if ok:
+                    values.append(value)
+            if len(values) == len(value_node.value):
+                grid[key] = values
+                self.lines[("grid", key)] = key_node.start_mark.line + 1
+        return grid
+
+    def check_random(self, nodes: tuple | None) -> RandomSearch | None:
+        if nodes is None:
+            return None
+        random_key_node, node = nodes
+        pairs = self.mapping(node, "random")
+        if pairs is None:
+            return None
+        found = {}
+        for key, key_node, value_node in pairs:
+            if key not in RANDOM_KEYS:
+                self.problem(
+                    key_node,
+                    f"random: unknown key '{key}'{_did_you_mean(key, RANDOM_KEYS)}"
+                    f" (expected n, seed, params)",
+                )
+                continue
+            found[key] = (key_node, value_node)
+        n = self.check_int(found.get("n"), "random.n", 1)
+        if "n" not in found:
+            self.problem(random_key_node, "random: missing 'n' (the number of trials)")
+        seed = self.check_int(found.get("seed"), "random.seed", None)
+        params: dict[str, Distribution] = {}
+        if "params" not in found:
+            self.problem(
+                random_key_node, "random: missing 'params' (the distributions)"
+            )
+        else:
+            params_node = found["params"][1]
+            param_pairs = self.mapping(params_node, "random.params")
+            if param_pairs is not None and not param_pairs:
+                self.problem(params_node, "random.params is empty")
+            for key, key_node, value_node in param_pairs or []:
+                if not self.parameter_name(key, key_node, "random.params"):
+                    continue
+                distribution = self.check_distribution(
+                    value_node, f"random.params.{key}"
+                )
+                if distribution is not None:
+                    params[key] = distribution
+                    self.lines[("random", key)] = key_node.start_mark.line + 1
+        if n is None or not params:
+            return None
+        return RandomSearch(n=n, seed=0 if seed is None else seed, params=params)
+
+    def check_distribution(self, node: yaml.Node, where: str) -> Distribution | None:
+        usage = (
+            "one of {choice: [a, b, ...]}, {uniform: [low, high]}, "
+            "{loguniform: [low, high]}, {int: [low, high]}"
+        )
+        pairs = self.mapping(node, where)
+        if pairs is None:
+            return None
+        if len(pairs) != 1:
+            self.problem(node, f"{where} must be exactly {usage}")
+            return None
+        kind, kind_node, value_node = pairs[0]
+        if kind not in DISTRIBUTIONS:
+            self.problem(
+                kind_node,
+                f"{where}: unknown distribution '{kind}'"
+                f"{_did_you_mean(kind, DISTRIBUTIONS)} (expected {', '.join(DISTRIBUTIONS)})",
+            )
+            return None
+        value = self.value(value_node)
+        if kind == "choice":
+            if not isinstance(value, list) or not value:
+                self.problem(
+                    value_node, f"{where}: choice needs a non-empty list of values"
+                )
+                return None
+            choices = []
+            for item in value_node.value:
+                ok, item_value = self.parameter_value(item, where)
+                if not ok:
+                    return None
+                choices.append(item_value)
+            return Distribution("choice", tuple(choices))
+        if not (isinstance(value, list) and len(value) == 2):
+            self.problem(value_node, f"{where}: {kind} needs [low, high]")
+            return None
+        low, high = value
+        if kind == "int":
+            if not all(_is_int(v) for v in value):
+                self.problem(value_node, f"{where}: int needs two integers [low, high]")
+                return None
+        elif not all(_is_number(v) and math.isfinite(v) for v in value):
+            self.problem(
+                value_node, f"{where}: {kind} needs two finite numbers [low, high]"
+            )
+            return None
+        if low > high:
+            self.problem(value_node, f"{where}: low {low} is greater than high {high}")
+            return None
+        if kind == "loguniform" and low <= 0:
+            self.problem(value_node, f"{where}: loguniform needs 0 < low <= high")
+            return None
+        return Distribution(kind, (low, high))
+
+    def check_points(self, nodes: tuple | None) -> list | None:
+        if nodes is None:
+            return None
+        _, node = nodes
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.problem(node, "points must be a non-empty list of mappings")
+            return None
+        points = []
+        for number, item in enumerate(node.value):
+            pairs = self.mapping(item, f"points[{number}]")
+            if pairs is None:
+                continue
+            point = {}
+            for key, key_node, value_node in pairs:
+                if not self.parameter_name(key, key_node, f"points[{number}]"):
+                    continue
+                ok, value = self.parameter_value(value_node, f"points[{number}].{key}")
+                if ok:
+                    point[key] = value
+                    self.lines.setdefault(("points", key), key_node.start_mark.line + 1)
+            points.append(point)
+        return points
+
+    def check_overlaps(self, nodes, args, grid, random, points) -> None:
+        """A parameter set in two places that are merged into one point would be
+        passed twice: refuse it."""
+        sources = [
+            ("args", args or {}),
+            ("grid", grid or {}),
+            ("random", random.params if random else {}),
+        ]
+        owner: dict[str, str] = {}
+        for section, names in sources:
+            for name in names:
+                if name not in owner:
+                    owner[name] = section
+                    continue
+                first, second = sorted(
+                    [
+                        (self.lines[(owner[name], name)], owner[name]),
+                        (self.lines[(section, name)], section),
+                    ]
+                )
+                self.problem_at(
+                    second[0],
+                    f"parameter '{name}' is both in {second[1]} and in {first[1]}"
+                    f" (line {first[0]}); give it in one place only",
+                )
+        # Explicit points are separate runs, not merged with the grid or the
+        # random trials; only the fixed args are added to them.
+        for number, point in enumerate(points or []):
+            for name in point:
+                if name in (args or {}):
+                    self.problem_at(
+                        self.lines[("points", name)],
+                        f"parameter '{name}' of points[{number}] is also in args"
+                        f" (line {self.lines[('args', name)]}); give it in one place only",
+                    )
+
+    def check_choice(self, nodes, where: str, choices: tuple, default: str) -> str:
+        if nodes is None:
+            return default
+        _, node = nodes
+        value = self.value(node)
+        if value not in choices or not isinstance(value, str):
+            self.problem(
+                node,
+                f"{where} must be one of {', '.join(choices)} ({value!r} given)",
+            )
+            return default
+        return value
+
+    def check_int(self, nodes, where: str, minimum: int | None) -> int | None:
+        if nodes is None:
+            return None
+        _, node = nodes
+        value = self.value(node)
+        if not _is_int(value):
+            self.problem(node, f"{where} must be an integer ({_describe(node)} given)")
+            return None
+        if minimum is not None and value < minimum:
+            self.problem(node, f"{where} must be at least {minimum} ({value} given)")
+            return None
+        return value
+
+    def check_bool(self, nodes, where: str) -> bool | None:
+        if nodes is None:
+            return None
+        _, node = nodes
+        value = self.value(node)
+        if not isinstance(value, bool):
+            self.problem(
+                node, f"{where} must be true or false ({_describe(node)} given)"
+            )
+            return None
+        return value
+
+    def check_string(self, nodes, where: str) -> str | None:
+        if nodes is None:
+            return None
+        _, node = nodes
+        value = self.value(node)
+        if not isinstance(value, str) or not value:
+            self.problem(
+                node, f"{where} must be a non-empty string ({_describe(node)} given)"
+            )
+            return None
+        return value
+
+    def check_name(self, nodes) -> str | None:
+        name = self.check_string(nodes, "name")
+        if name is not None and not SWEEP_NAME.match(name):
+            self.problem(
+                nodes[1],
+                f"name '{name}' must start with a letter or digit and hold only "
+                f"letters, digits, '_', '.' and '-' (at most 100 characters)",
+            )
+            return None
+        return name
+
+    def check_slurm(self, nodes) -> dict | None:
+        if nodes is None:
+            return None
+        _, node = nodes
+        pairs = self.mapping(node, "slurm")
+        if pairs is None:
+            return None
+        result: dict[str, Any] = {}
+        for key, key_node, value_node in pairs:
+            converted = slurm_parameter(key, self.value(value_node))
+            if isinstance(converted, str):
+                where = key_node if converted.startswith("unknown") else value_node
+                self.problem(where, f"slurm.{key}: {converted}")
+                continue
+            name, value = converted
+            if name in result:
+                self.problem(key_node, f"slurm.{key}: '{name}' is already set")
+                continue
+            result[name] = value
+        return result
+
+
+# ------------------------------------------------------------------ slurm
+def slurm_parameter(key: str, value: Any) -> tuple[str, Any] | str:
+    """Map a sweep file's slurm key to SlurmExecutor's name and value.
+
+    Returns ``(name, value)`` or a problem description. Names are checked
+    against the keyword arguments of submitit's sbatch writer, the one list
+    submitit itself validates against, so a new submitit version's parameters
+    work without a change here.
+    """
+    from submitit.slurm import slurm as submitit_slurm
+
+    defaults = submitit_slurm._get_default_parameters()
+    bare = key.removeprefix("slurm_")
+    if bare in ("max_num_timeout", "max_requeues"):
+        return "unknown parameter: set max_requeues at the top level of the sweep file"
+    name = GENERIC_SLURM_NAMES.get(bare, bare)
+    if name not in defaults:
+        names = sorted(set(defaults) | set(GENERIC_SLURM_NAMES))
+        return f"unknown parameter '{key}'{_did_you_mean(bare, names)}"
+    if bare == "mem_gb":
+        if not _is_number(value) or value <= 0:
+            return f"must be a positive number of gigabytes ({value!r} given)"
+        return name, submitit_slurm._convert_mem(value)
+    hints = typing.get_type_hints(submitit_slurm._make_sbatch_string)
+    hint = hints.get(name)
+    if hint is not None and not _matches_hint(value, hint):
+        return f"wrong type: expected {_hint_name(hint)} ({value!r} given)"
+    return name, value
+
+
+def _matches_hint(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union:
+        return any(_matches_hint(value, arm) for arm in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return _is_int(value)
+    if hint is float:
+        return _is_number(value)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple, typing.Iterable) or hint is list:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _hint_name(hint: Any) -> str:
+    if typing.get_origin(hint) is typing.Union:
+        arms = [a for a in typing.get_args(hint) if a is not type(None)]
+        return " or ".join(_hint_name(a) for a in arms)
+    if hint in (int, float, str, bool):
+        return {
+            int: "an integer",
+            float: "a number",
+            str: "a string",
+            bool: "true/false",
+        }[hint]
+    origin = typing.get_origin(hint)
+    if origin is dict:
+        return "a mapping"
+    if origin is not None:
+        return "a list of strings"
+    return str(hint)
+
+
+# ------------------------------------------------------------------ small helpers
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_argument_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    value = yaml.SafeLoader("").construct_object(node)  # scalars only
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _did_you_mean(word: str, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
