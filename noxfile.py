@@ -37,7 +37,9 @@ SUITES = {
 def _cluster_is_up() -> bool:
     if not shutil.which("sinfo"):
         return False
-    probe = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    probe = subprocess.run(
+        ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, check=False
+    )
     return probe.returncode == 0 and bool(probe.stdout.strip())
 
 
@@ -73,10 +75,17 @@ def tests(session: nox.Session, suite: str) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff over every package, the tests, the benchmarks and this file."""
-    session.install("ruff")
+    session.install("ruff==0.17.6")
     session.run("ruff", "check", "packages", "tests", "bench", "examples", "noxfile.py")
     session.run(
-        "ruff", "format", "--check", "packages", "tests", "bench", "examples", "noxfile.py"
+        "ruff",
+        "format",
+        "--check",
+        "packages",
+        "tests",
+        "bench",
+        "examples",
+        "noxfile.py",
     )
 
 

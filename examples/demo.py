@@ -37,7 +37,10 @@ def main() -> int:
     python = sys.executable
     for lr in ("0.1", "0.3", "0.5"):
         run([python, "train.py", "--lr", lr], project)
-    run([python, "train.py", "--batch-size", "64", "--description", "bigger batch"], project)
+    run(
+        [python, "train.py", "--batch-size", "64", "--description", "bigger batch"],
+        project,
+    )
     code = run([python, "train.py", "--diverge"], project, check=False)
     print(f"(the diverging run exited with {code}, as it would have unrecorded)")
 
@@ -48,13 +51,26 @@ def main() -> int:
     print((project / "experiments" / "5" / "STATUS").read_text())
 
     run(["meticulous", "experiments"], project)
-    run(["meticulous", "experiments", "--filter", "status == 'SUCCESS'", "--sort", "summary.loss"], project)
+    run(
+        [
+            "meticulous",
+            "experiments",
+            "--filter",
+            "status == 'SUCCESS'",
+            "--sort",
+            "summary.loss",
+        ],
+        project,
+    )
     run(
         [
             python,
             "-c",
-            "import meticulous_read as mr; df = mr.Experiments('experiments').as_dataframe();"
-            " print(df[['status', 'args.lr', 'summary.loss']])",
+            (
+                "import meticulous_read as mr;"
+                " df = mr.Experiments('experiments').as_dataframe();"
+                " print(df[['status', 'args.lr', 'summary.loss']])"
+            ),
         ],
         project,
     )

@@ -14,7 +14,9 @@ parser = argparse.ArgumentParser(description="Fit a toy model.")
 parser.add_argument("--lr", type=float, default=0.1, help="learning rate")
 parser.add_argument("--batch-size", type=int, default=32)
 parser.add_argument("--epochs", type=int, default=5)
-parser.add_argument("--diverge", action="store_true", help="simulate a run that blows up")
+parser.add_argument(
+    "--diverge", action="store_true", help="simulate a run that blows up"
+)
 Experiment.add_argument_group(parser)
 
 experiment = Experiment.from_parser(parser)
