@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from meticulous import Experiment, InvalidExperimentError, MeticulousError
 from record_helpers import run, snapshot, write_script
@@ -49,16 +47,14 @@ def test_experiments_directory_below_a_file_is_refused(project):
         )
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
-def test_read_only_experiments_directory_is_refused(recorded):
+def test_read_only_experiments_directory_is_refused(recorded, read_only):
     experiments = recorded / "experiments"
     before = snapshot(experiments)
-    experiments.chmod(0o555)
-    try:
-        with pytest.raises(InvalidExperimentError, match="not writable"):
-            Experiment({"a": 2}, project_directory=recorded)
-    finally:
-        experiments.chmod(0o755)
+    with (
+        read_only(experiments),
+        pytest.raises(InvalidExperimentError, match="not writable"),
+    ):
+        Experiment({"a": 2}, project_directory=recorded)
     assert snapshot(experiments) == before
 
 
