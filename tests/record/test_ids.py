@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from meticulous import MeticulousError
-from meticulous.ids import allocate_id, validate_id
+from meticulous.ids import allocate_id, allocate_ids, validate_id
 
 BAD_IDS = [
     "",
@@ -110,3 +110,47 @@ def test_many_processes_at_once_get_distinct_consecutive_ids(tmp_path):
         )
         == ids
     )
+
+
+HOLD_IDS_LOCK = """\
+import fcntl, os, sys, time
+lock = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(lock, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(1.0)
+open(sys.argv[2], "w").close()
+os.close(lock)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="holds the lock with fcntl")
+def test_allocation_waits_for_the_ids_lock_instead_of_failing(tmp_path):
+    """A process holding ids.lock delays an allocation; it never makes it fail."""
+    experiments = tmp_path / "experiments"
+    (experiments / ".meticulous").mkdir(parents=True)
+    released = tmp_path / "released"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            HOLD_IDS_LOCK,
+            str(experiments / ".meticulous" / "ids.lock"),
+            str(released),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline() == "held\n"
+    assert allocate_id(experiments) == "1"
+    assert released.exists()  # allocated only once the holder had let go
+    assert holder.wait(timeout=60) == 0
+
+
+def test_a_batch_allocation_is_consecutive_and_moves_the_hint_once(tmp_path):
+    experiments = tmp_path / "experiments"
+    assert allocate_id(experiments) == "1"
+    (experiments / "3").mkdir()  # made behind the lock's back: skipped
+    assert allocate_ids(experiments, 3) == ["2", "4", "5"]
+    assert (experiments / ".meticulous" / "last-id").read_text().strip() == "5"
+    assert allocate_ids(experiments, 0) == []
+    assert allocate_id(experiments) == "6"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from meticulous import reserve_experiment
+from meticulous import reserve_experiment, reserve_experiments
 from record_helpers import (
     commit_all,
     git,
@@ -165,3 +165,136 @@ def test_bad_launcher_environment_is_a_clear_error(project, env, message):
     assert done.returncode == 1
     assert message in done.stderr
     assert not (project / "experiments").exists()
+
+
+def test_a_batch_reserves_consecutive_queued_folders(tmp_path):
+    """One call for a whole sweep: ids in order, each folder complete."""
+    experiments = tmp_path / "experiments"
+    assert reserve_experiment(experiments, {"lr": 1.0}) == "1"
+    ids = reserve_experiments(
+        experiments,
+        [{"lr": 0.1}, {"lr": 0.01, "tags": ("a", "b")}, {"lr": float("nan")}],
+        launcher=[{"name": "sweeper", "point": index} for index in range(3)],
+        githead_sha="3f6c1a0e9b7d4c2a8e5f1b0d9c7a6e4f2b1d0c9a",
+        description="grid",
+        note=["point 0", "point 1", "point 2"],
+    )
+    assert ids == ["2", "3", "4"]
+    assert (experiments / ".meticulous" / "last-id").read_text().strip() == "4"
+    expected_args = [{"lr": 0.1}, {"lr": 0.01, "tags": ["a", "b"]}, {"lr": "NaN"}]
+    for index, (experiment_id, args) in enumerate(zip(ids, expected_args)):
+        folder = experiments / experiment_id
+        assert status_of(folder) == ("QUEUED", f"point {index}\n")
+        assert read_json(folder / "args.json") == args
+        assert read_json(folder / "metadata.json") == {
+            "spec-version": 1,
+            "launcher": {"name": "sweeper", "point": index},
+            "githead-sha": "3f6c1a0e9b7d4c2a8e5f1b0d9c7a6e4f2b1d0c9a",
+            "description": "grid",
+        }
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "STATUS",
+            "args.json",
+            "metadata.json",
+        ]
+    assert reserve_experiment(experiments, {"lr": 2.0}) == "5"
+
+
+def test_a_batch_shares_one_launcher_and_note(tmp_path):
+    experiments = tmp_path / "experiments"
+    ids = reserve_experiments(
+        experiments, [{"a": 1}, {"a": 2}], launcher={"name": "x"}, note="waiting"
+    )
+    assert ids == ["1", "2"]
+    for experiment_id in ids:
+        folder = experiments / experiment_id
+        assert read_json(folder / "metadata.json")["launcher"] == {"name": "x"}
+        assert status_of(folder) == ("QUEUED", "waiting\n")
+
+
+def test_an_empty_batch_reserves_nothing(tmp_path):
+    assert reserve_experiments(tmp_path / "experiments", []) == []
+    assert not (tmp_path / "experiments").exists()
+
+
+def _circular() -> list:
+    loop: list = []
+    loop.append(loop)
+    return loop
+
+
+@pytest.mark.parametrize(
+    ("args_list", "launcher", "message"),
+    [
+        ([{"a": 1}, {"a": _circular()}], None, "point 1: a circular structure"),
+        ([{"a": 1}, ["not", "a", "dict"]], None, "args of point 1 must be a dict"),
+        ([{"a": 1}, {"a": 2}], [{"point": 0}], "launcher has 1 entries for 2 points"),
+        ([{"a": 1}], [["x"]], "launcher of point 0 must be a Mapping"),
+        ({"a": 1}, None, "args_list must be a list"),
+    ],
+)
+def test_a_bad_batch_reserves_nothing(tmp_path, args_list, launcher, message):
+    """One unrecordable point refuses the whole batch before any folder exists."""
+    experiments = tmp_path / "experiments"
+    reserve_experiment(experiments, {"before": True})
+    before = snapshot(experiments)
+    folders = sorted(path.name for path in experiments.iterdir())
+    with pytest.raises(ValueError, match=message):
+        reserve_experiments(experiments, args_list, launcher=launcher)
+    assert snapshot(experiments) == before
+    assert sorted(path.name for path in experiments.iterdir()) == folders
+    assert reserve_experiment(experiments, {"after": True}) == "2"
+
+
+RESERVE_BATCH = """\
+import json, sys, time
+from meticulous import reserve_experiments
+experiments, worker, start_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+while time.time() < start_at:
+    time.sleep(0.001)
+ids = []
+for batch in range(3):
+    points = [{"worker": worker, "batch": batch, "point": p} for p in range(5)]
+    ids += reserve_experiments(experiments, points)
+print(json.dumps(ids))
+"""
+
+
+def test_concurrent_batches_never_overlap_and_never_fail(tmp_path):
+    """6 processes x 3 batches of 5: every id distinct, each batch consecutive,
+    each folder holding the args of the point it was reserved for."""
+    import subprocess
+    import sys
+    import time
+
+    experiments = tmp_path / "shared" / "experiments"
+    script = tmp_path / "reserve_batch.py"
+    script.write_text(RESERVE_BATCH)
+    start_at = str(time.time() + 2.0)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(experiments), str(worker), start_at],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for worker in range(6)
+    ]
+    results = [process.communicate(timeout=120) for process in processes]
+    assert all(process.returncode == 0 for process in processes), results
+    all_ids = []
+    for worker, (out, _) in enumerate(results):
+        ids = [int(experiment_id) for experiment_id in json.loads(out)]
+        for batch in range(3):
+            chunk = ids[batch * 5 : batch * 5 + 5]
+            assert chunk == list(range(chunk[0], chunk[0] + 5))
+            for point, experiment_id in enumerate(chunk):
+                folder = experiments / str(experiment_id)
+                assert read_json(folder / "args.json") == {
+                    "worker": worker,
+                    "batch": batch,
+                    "point": point,
+                }
+                assert status_of(folder) == ("QUEUED", "")
+        all_ids += ids
+    assert sorted(all_ids) == list(range(1, 6 * 3 * 5 + 1))

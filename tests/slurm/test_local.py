@@ -291,3 +291,38 @@ def test_executor_auto_is_slurm_where_sbatch_exists_else_local(project, tmp_path
         )
         assert result.returncode == 0, result.stderr
         assert expected in result.stdout
+
+
+def test_points_wait_in_consecutive_queued_folders_naming_their_point(project):
+    """All points are reserved at once, in order, before any of them runs."""
+    project.hold(0.1)
+    sweep = project.write_sweep(
+        f"""\
+        name: queued
+        executor: local
+        max_parallel: 1
+        args:
+          markers: {project.markers}
+        grid:
+          lr: [0.1, 0.2, 0.3]
+        """
+    )
+    result = run_cli("sweep", str(sweep), cwd=project.root)
+    assert result.returncode == 0, result.stderr
+    folders = project.experiment_folders()
+    assert [f.name for f in folders] == ["1", "2", "3"]
+    assert [p["experiment-id"] for p in sweep_record(project)["points"]] == [
+        "1",
+        "2",
+        "3",
+    ]
+    wait_for_status(folders[0], ("RUNNING",))
+    for index in (1, 2):
+        assert read_status(folders[index]) == (
+            "QUEUED",
+            f"sweep queued point {index}\n",
+        )
+        assert read_json(folders[index] / "args.json")["lr"] == [0.1, 0.2, 0.3][index]
+        assert read_json(folders[index] / "metadata.json")["launcher"]["point"] == index
+    assert run_cli("cancel", "queued", cwd=project.root).returncode == 0
+    assert [read_status(folder)[0] for folder in folders[1:]] == ["CANCELLED"] * 2

@@ -16,7 +16,7 @@ from .exceptions import (
     UnserialisableValueError,
 )
 from .experiment import Experiment
-from .reservation import reserve_experiment
+from .reservation import reserve_experiment, reserve_experiments
 
 __version__ = "0.1.0"
 
@@ -32,4 +32,5 @@ __all__ = [
     "NotAGitRepositoryError",
     "UnserialisableValueError",
     "reserve_experiment",
+    "reserve_experiments",
 ]

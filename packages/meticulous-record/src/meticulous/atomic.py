@@ -20,8 +20,13 @@ from .jsonable import dumps_document
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def write_bytes_atomic(path: PathLike, data: bytes) -> None:
-    """Replace ``path`` with ``data``: fsynced temp file, then ``os.replace``."""
+def write_bytes_atomic(path: PathLike, data: bytes, *, sync: bool = True) -> None:
+    """Replace ``path`` with ``data``: temp file, fsync, then ``os.replace``.
+
+    ``sync=False`` skips the fsync for a caller that writes many files and
+    makes them durable together afterwards (batch reservations, spec §5);
+    the replace stays atomic either way.
+    """
     target = Path(path)
     fd, temporary = _create_temporary(target)
     try:
@@ -29,7 +34,8 @@ def write_bytes_atomic(path: PathLike, data: bytes) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(temporary, target)

@@ -73,6 +73,21 @@ def allocate_id(experiments_directory: str | os.PathLike[str]) -> str:
 
     Creates the experiments directory (and its ``.meticulous/``) if needed.
     """
+    return allocate_ids(experiments_directory, 1)[0]
+
+
+def allocate_ids(
+    experiments_directory: str | os.PathLike[str], count: int
+) -> list[str]:
+    """Create the next ``count`` integer experiment folders; return their ids.
+
+    One lock and one hint update for the lot, so a launcher reserving a
+    thousand points pays for them once. The ids are consecutive unless a
+    writer ignoring the lock made a folder in between (it is skipped).
+    """
+    allocated: list[str] = []
+    if count <= 0:
+        return allocated
     directory = Path(experiments_directory)
     meta = directory / META_FOLDER
     meta.mkdir(parents=True, exist_ok=True)
@@ -80,15 +95,20 @@ def allocate_id(experiments_directory: str | os.PathLike[str]) -> str:
         candidate = _read_hint(meta / "last-id")
         if candidate is None:
             candidate = _largest_integer_id(directory)
-        while True:
-            candidate += 1
-            try:
-                os.mkdir(directory / str(candidate))
-            except FileExistsError:
-                continue
-            break
+        try:
+            while len(allocated) < count:
+                candidate += 1
+                try:
+                    os.mkdir(directory / str(candidate))
+                except FileExistsError:
+                    continue
+                allocated.append(str(candidate))
+        except BaseException:  # a full disk halfway: hand out none of them
+            for experiment_id in allocated:
+                os.rmdir(directory / experiment_id)
+            raise
         write_text_atomic(meta / "last-id", f"{candidate}\n")
-    return str(candidate)
+    return allocated
 
 
 def _read_hint(path: Path) -> int | None:

@@ -7,6 +7,13 @@ and is excluded by any process using ``filelock`` on the same path. It
 exists because importing ``filelock`` costs about 60 ms, a third of the
 recorder's whole start-up budget. Where ``flock`` is unavailable (Windows,
 or an NFS mount without lock support) it falls back to ``filelock`` itself.
+
+Waiting forever is a blocking ``flock``: the kernel hands the lock to the
+next waiter the moment its holder lets go. Polling instead (try, sleep, try
+again) leaves the lock idle between holders, which doubled the time 64
+processes took to allocate ids at once. A finite timeout still polls,
+because a blocking ``flock`` cannot be interrupted without a signal
+handler, and the recorder installs none for that.
 """
 
 from __future__ import annotations
@@ -29,11 +36,17 @@ class LockFile:
         self._fallback: Any = None
 
     def acquire(self, timeout: float | None = 0) -> bool:
-        """Take the lock; wait up to ``timeout`` seconds (None: forever)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """Take the lock; wait up to ``timeout`` seconds (None: forever).
+
+        ``timeout=0`` tries once: the folder's ``.lock`` relies on that to
+        refuse a second process at once rather than queue it.
+        """
+        if timeout is None:
+            return self._take(blocking=True)
+        deadline = time.monotonic() + timeout
         delay = 0.001
-        while not self._try_once():
-            if deadline is not None and time.monotonic() >= deadline:
+        while not self._take(blocking=False):
+            if time.monotonic() >= deadline:
                 return False
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
@@ -53,38 +66,43 @@ class LockFile:
     def __exit__(self, *exc_info: object) -> None:
         self.release()
 
-    def _try_once(self) -> bool:
+    def _take(self, *, blocking: bool) -> bool:
         if self._fallback is not None:
-            return self._acquire_fallback()
+            return self._acquire_fallback(blocking)
         try:
             import fcntl
         except ImportError:
-            return self._use_filelock()
+            return self._use_filelock(blocking)
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(self.path, flags, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(
+                fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB
+            )
         except OSError as error:
             os.close(fd)
-            if error.errno in _CONTENDED:
+            if error.errno in _CONTENDED and not blocking:
                 return False
             if error.errno in _UNSUPPORTED:
-                return self._use_filelock()
+                return self._use_filelock(blocking)
+            raise
+        except BaseException:  # KeyboardInterrupt while waiting: no leaked fd
+            os.close(fd)
             raise
         self._fd = fd
         return True
 
-    def _use_filelock(self) -> bool:
+    def _use_filelock(self, blocking: bool) -> bool:
         import filelock
 
         self._fallback = filelock.FileLock(self.path)
-        return self._acquire_fallback()
+        return self._acquire_fallback(blocking)
 
-    def _acquire_fallback(self) -> bool:
+    def _acquire_fallback(self, blocking: bool) -> bool:
         import filelock
 
         try:
-            self._fallback.acquire(timeout=0)
+            self._fallback.acquire(timeout=-1 if blocking else 0)
         except filelock.Timeout:
             return False
         return True

@@ -11,27 +11,30 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_json_atomic
-from .exceptions import InvalidExperimentError
-from .ids import allocate_id, validate_id
-from .jsonable import dumps_document, readable
+from .atomic import write_bytes_atomic
+from .exceptions import InvalidExperimentError, MeticulousError
+from .ids import allocate_ids, validate_id
+from .jsonable import dumps_document
 from .runinfo import SPEC_VERSION
-from .status import QUEUED, write_status
+from .status import QUEUED
 
 ENV_EXPERIMENTS_DIRECTORY = "METICULOUS_EXPERIMENTS_DIRECTORY"
 ENV_EXPERIMENT_ID = "METICULOUS_EXPERIMENT_ID"
 ENV_LAUNCHER = "METICULOUS_LAUNCHER"
+
+LauncherInfo = Mapping[str, Any]
 
 
 def reserve_experiment(
     experiments_directory: str | os.PathLike[str],
     args: Mapping[str, Any],
     *,
-    launcher: Mapping[str, Any] | None = None,
+    launcher: LauncherInfo | None = None,
     githead_sha: str | None = None,
     description: str = "",
     note: str = "",
@@ -47,22 +50,192 @@ def reserve_experiment(
         raise InvalidExperimentError(
             f"args must be a dict of argument names to values, not {type(args).__name__}"
         )
-    metadata: dict[str, Any] = {
-        "spec-version": SPEC_VERSION,
-        "launcher": dict(launcher or {}),
-    }
+    return reserve_experiments(
+        experiments_directory,
+        [args],
+        launcher=launcher,
+        githead_sha=githead_sha,
+        description=description,
+        note=note,
+    )[0]
+
+
+def reserve_experiments(
+    experiments_directory: str | os.PathLike[str],
+    args_list: Sequence[Mapping[str, Any]],
+    *,
+    launcher: LauncherInfo | Sequence[LauncherInfo] | None = None,
+    githead_sha: str | None = None,
+    description: str = "",
+    note: str | Sequence[str] = "",
+) -> list[str]:
+    """Reserve one QUEUED folder per args dict, in order; return their ids.
+
+    The batch form of :func:`reserve_experiment`, for a sweep launcher:
+    ``launcher`` is one dict for every point or a list with one per point,
+    and so is ``note`` (one string, or a list of strings).
+    Every point is serialised before anything is created, so one bad point
+    reserves nothing. The ids lock and the ``last-id`` hint are taken and
+    written once, and the ids are consecutive.
+
+    The files are not fsynced one by one (four disk flushes per point made a
+    1,000-point sweep spend 1.8 s here) but all at once before returning.
+    That is as durable as it needs to be: a launcher submits jobs only after
+    this returns, so a machine crash before then loses reservations that no
+    job was given. They may then be left half written, which no job reads.
+    After it returns, every folder is on disk as a whole.
+    """
+    if isinstance(args_list, Mapping) or not isinstance(args_list, Sequence):
+        raise InvalidExperimentError(
+            f"args_list must be a list of args dicts, not {type(args_list).__name__}"
+        )
+    launchers = [
+        dict(entry or {})
+        for entry in _per_point("launcher", launcher, len(args_list), Mapping)
+    ]
+    notes = _per_point("note", note, len(args_list), str)
+    files = [
+        _point_files(
+            index, args, launchers[index], githead_sha, description, notes[index]
+        )
+        for index, args in enumerate(args_list)
+    ]
+    if not files:
+        return []
+    directory = Path(experiments_directory)
+    experiment_ids = allocate_ids(directory, len(files))
+    try:
+        for experiment_id, contents in zip(experiment_ids, files):
+            folder = directory / experiment_id
+            for name, data in contents:
+                write_bytes_atomic(folder / name, data, sync=False)
+        _make_durable(directory, experiment_ids, files)
+    except BaseException:
+        _remove_reservations(directory, experiment_ids)
+        raise
+    return experiment_ids
+
+
+def _per_point(what: str, given: Any, count: int, kind: type) -> list[Any]:
+    """``given`` for every point, or its items when it is a list of them."""
+    if given is None or isinstance(given, kind):
+        return [given] * count
+    if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
+        raise InvalidExperimentError(
+            f"{what} must be a {kind.__name__} or a list of them, "
+            f"not {type(given).__name__}"
+        )
+    if len(given) != count:
+        raise InvalidExperimentError(
+            f"{what} has {len(given)} entries for {count} points: "
+            f"give one for all points or one per point"
+        )
+    for index, entry in enumerate(given):
+        if not isinstance(entry, kind):
+            raise InvalidExperimentError(
+                f"{what} of point {index} must be a {kind.__name__}, "
+                f"not {type(entry).__name__}"
+            )
+    return list(given)
+
+
+def _point_files(
+    index: int,
+    args: Any,
+    launcher: dict[str, Any],
+    githead_sha: str | None,
+    description: str,
+    note: str,
+) -> list[tuple[str, bytes]]:
+    """The files of one reserved folder, in the order they are written
+    (``STATUS`` last: a folder that says QUEUED has its args)."""
+    if not isinstance(args, Mapping):
+        raise InvalidExperimentError(
+            f"args of point {index} must be a dict of argument names to values, "
+            f"not {type(args).__name__}"
+        )
+    metadata: dict[str, Any] = {"spec-version": SPEC_VERSION, "launcher": launcher}
     if githead_sha is not None:
         metadata["githead-sha"] = str(githead_sha)
     if description:
         metadata["description"] = str(description)
-    args_document = readable(dict(args))
-    dumps_document(metadata)  # fails here, before allocating, if unrecordable
-    experiment_id = allocate_id(experiments_directory)
-    folder = Path(experiments_directory) / experiment_id
-    write_json_atomic(folder / "args.json", args_document)
-    write_json_atomic(folder / "metadata.json", metadata)
-    write_status(folder, QUEUED, note)
-    return experiment_id
+    try:
+        args_text = dumps_document(dict(args))
+        metadata_text = dumps_document(metadata)
+    except MeticulousError as error:
+        raise type(error)(f"point {index}: {error}") from None
+    status = QUEUED + "\n"
+    if note:
+        status += note if note.endswith("\n") else note + "\n"
+    return [
+        ("args.json", args_text.encode("utf-8")),
+        ("metadata.json", metadata_text.encode("utf-8")),
+        ("STATUS", status.encode("utf-8")),
+    ]
+
+
+def _make_durable(
+    directory: Path, experiment_ids: list[str], files: list[list[tuple[str, bytes]]]
+) -> None:
+    """Flush everything just written to disk, the folders' entries included.
+
+    ``syncfs`` flushes the whole file system in one call, where the kernel
+    can batch all of it; without it (not Linux), one pass of fsyncs.
+    """
+    if _syncfs(directory):
+        return
+    for experiment_id, contents in zip(experiment_ids, files):
+        folder = directory / experiment_id
+        for name, _ in contents:
+            _fsync_path(folder / name)
+        _fsync_path(folder, directory=True)
+    _fsync_path(directory, directory=True)
+
+
+def _syncfs(directory: Path) -> bool:
+    """``syncfs(2)`` on the file system holding ``directory``; False if absent."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (ImportError, OSError, AttributeError):
+        return False
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if syncfs(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"syncfs {directory}: {os.strerror(error)}")
+    finally:
+        os.close(fd)
+    return True
+
+
+def _fsync_path(path: Path, *, directory: bool = False) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        if directory:  # Windows cannot open a directory (nor needs to)
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:  # some systems cannot fsync a directory
+            raise
+    finally:
+        os.close(fd)
+
+
+def _remove_reservations(directory: Path, experiment_ids: list[str]) -> None:
+    """Undo a batch that failed halfway (a full disk): no job has these ids,
+    so nothing recorded is lost; the hint has moved past them, so they are
+    never reused either."""
+    import shutil
+
+    for experiment_id in experiment_ids:
+        shutil.rmtree(directory / experiment_id, ignore_errors=True)
 
 
 class Reservation:

@@ -167,31 +167,40 @@ def submit_sweep(plan: Plan, name: str | None = None) -> tuple[Path, dict[str, A
 def reserve_points(
     plan: Plan, record: dict[str, Any], folder: Path, *, repo_dirty: bool
 ) -> None:
-    """One reserved experiment folder per point (SPEC §5), in point order."""
-    from meticulous import reserve_experiment
+    """One reserved experiment folder per point (SPEC §5), in point order.
 
-    for index, point in enumerate(plan.points):
-        argv = plan.argv(index, allow_dirty_flag=repo_dirty and plan.sweep.allow_dirty)
-        try:
-            experiment_id = reserve_experiment(
-                str(plan.experiments_directory),
-                point,
-                launcher=_reservation_launcher(record, index, folder),
-                githead_sha=record["githead-sha"],
-                note=f"sweep {record['name']} point {index}",
-            )
-        except Exception as error:
-            reserved = [p["index"] for p in record["points"]]
-            _cancel_reserved(record, reserved, f"sweep aborted: {error}")
-            write_record(folder, record)
-            raise SubmissionError(
-                f"reserving an experiment for point {index} failed: {error}"
-            ) from error
+    One batch call: the recorder takes the ids lock once and flushes the
+    folders to disk once, instead of once per point. It reserves all points
+    or none, so a failure leaves nothing to cancel.
+    """
+    from meticulous import reserve_experiments
+
+    try:
+        experiment_ids = reserve_experiments(
+            str(plan.experiments_directory),
+            plan.points,
+            launcher=[
+                _reservation_launcher(record, index, folder)
+                for index in range(len(plan.points))
+            ],
+            githead_sha=record["githead-sha"],
+            note=[
+                f"sweep {record['name']} point {index}"
+                for index in range(len(plan.points))
+            ],
+        )
+    except Exception as error:
+        write_record(folder, record)
+        raise SubmissionError(
+            f"reserving experiments for the sweep's points failed: {error}"
+        ) from error
+    allow_dirty_flag = repo_dirty and plan.sweep.allow_dirty
+    for index, (point, experiment_id) in enumerate(zip(plan.points, experiment_ids)):
         record["points"].append(
             {
                 "index": index,
                 "params": point,
-                "argv": argv,
+                "argv": plan.argv(index, allow_dirty_flag=allow_dirty_flag),
                 "experiment-id": experiment_id,
                 "job-ids": [],
             }
