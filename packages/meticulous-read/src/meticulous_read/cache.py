@@ -41,7 +41,9 @@ FolderKey = tuple  # (mtime_ns, ctime_ns, inode)
 Entries = dict  # folder name -> (FolderKey, snapshot or None)
 
 
-class _PlainUnpickler(pickle.Unpickler):
+class PlainUnpickler(pickle.Unpickler):
+    """Loads plain data only: a planted cache cannot run code."""
+
     def find_class(self, module: str, name: str):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
@@ -66,20 +68,20 @@ def user_cache_directory() -> str:
     return os.path.join(base, "meticulous")
 
 
-def cache_paths(directory: str) -> list[str]:
+def cache_paths(directory: str, file_name: str = FILE_NAME) -> list[str]:
     """Where the cache may be: in the experiments folder, then per user."""
     absolute = os.path.abspath(directory)
     digest = hashlib.sha256(os.fsencode(absolute)).hexdigest()[:24]
     return [
-        os.path.join(absolute, ".meticulous", "cache", FILE_NAME),
-        os.path.join(user_cache_directory(), f"{digest}-{FILE_NAME}"),
+        os.path.join(absolute, ".meticulous", "cache", file_name),
+        os.path.join(user_cache_directory(), f"{digest}-{file_name}"),
     ]
 
 
 def _load_file(path: str, directory: str) -> Entries | None:
     try:
         with open(path, "rb") as handle:
-            payload = _PlainUnpickler(io.BytesIO(handle.read())).load()
+            payload = PlainUnpickler(io.BytesIO(handle.read())).load()
     except Exception:  # noqa: BLE001 - any unreadable or corrupt cache is not used
         return None
     if (
@@ -108,7 +110,7 @@ def load(directory: str) -> Entries:
     return {}
 
 
-def _write_atomically(path: str, data: bytes) -> None:
+def write_atomically(path: str, data: bytes) -> None:
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
@@ -135,7 +137,7 @@ def save(directory: str, entries: Entries) -> str | None:
     )
     for path in cache_paths(directory):
         try:
-            _write_atomically(path, data)
+            write_atomically(path, data)
         except OSError:
             continue
         return path

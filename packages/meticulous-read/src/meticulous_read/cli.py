@@ -11,43 +11,34 @@ a folder literally called ``show`` is ``meticulous ./show``.
 
 Exit codes: 0 done, 2 bad input (missing directory, unknown id or column,
 bad filter, unknown export suffix), 1 a failure while writing the output.
+
+This module imports no pandas: a listing answered by the listing cache
+(:mod:`.listing_cache`) never needs it; :mod:`.listing` does the rest.
 """
 
 from __future__ import annotations
 
 import argparse
-import fnmatch
+import io
 import os
 import sys
 import warnings
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from contextlib import redirect_stderr, redirect_stdout
+from typing import TYPE_CHECKING, TextIO
 
-import pandas as pd
-
-from . import __version__
-from .detail import diff as diff_table
-from .detail import show as show_text
-from .experiment import ExperimentReader
-from .experiments import Experiments
-from .export import ExportError, check_suffix, export, to_json
+from . import __version__, listing_cache
+from .errors import OutputError, UsageError
 from .ids import is_integer_id
-from .query import FilterError, apply_filter
-from .render import MAX_MESSAGE, render
-from .scan import check_directory
-from .table import build_table
+from .scan import check_directory, list_folders
 from .warn import MeticulousReadWarning
+
+if TYPE_CHECKING:
+    from .experiment import ExperimentReader
 
 DEFAULT_DIRECTORY = "experiments"
 ARGS_MODES = ("none", "non-default", "all")
-
-
-class UsageError(Exception):
-    """Bad input from the user: exit code 2."""
-
-
-class OutputError(Exception):
-    """The result could not be written: exit code 1."""
+__all__ = ["OutputError", "UsageError", "main"]
 
 
 # -- argument parsing -----------------------------------------------------------------
@@ -153,149 +144,6 @@ def _diff_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-# -- the pieces of the listing ------------------------------------------------------------
-
-
-def _check_columns(frame: pd.DataFrame, names: Sequence[str], option: str) -> None:
-    known = set(map(str, frame.columns)) | {"id"}
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise UsageError(
-            f"{option}: unknown column {', '.join(unknown)}"
-            f" (columns: {_column_summary(frame)})"
-        )
-
-
-def _column_summary(frame: pd.DataFrame, limit: int = 25) -> str:
-    names = [str(name) for name in frame.columns]
-    text = ", ".join(names[:limit])
-    return text + (f", … ({len(names) - limit} more)" if len(names) > limit else "")
-
-
-def _sort_key(column: pd.Series) -> pd.Series:
-    if column.dtype == object:  # lists and mixed values: by their text
-        return column.map(lambda v: "" if v is None else str(v))
-    return column
-
-
-def sort_frame(frame: pd.DataFrame, by: list[str], reverse: bool) -> pd.DataFrame:
-    if not by:
-        return frame.iloc[::-1] if reverse else frame
-    if by == ["id"]:
-        return frame.iloc[::-1] if reverse else frame
-    _check_columns(frame, by, "--sort")
-    if "id" in by:
-        raise UsageError("--sort: id can only be sorted on alone")
-    return frame.sort_values(
-        by, ascending=not reverse, na_position="last", kind="stable", key=_sort_key
-    )
-
-
-def choose_columns(
-    frame: pd.DataFrame,
-    experiments: Experiments,
-    columns_option: str | None,
-    args_mode: str,
-) -> list[str]:
-    names = [str(name) for name in frame.columns]
-    if columns_option:
-        chosen: list[str] = []
-        for pattern in _split(columns_option):
-            if pattern == "all":
-                matches = names
-            elif any(character in pattern for character in "*?["):
-                matches = fnmatch.filter(names, pattern)
-            elif pattern == "id":
-                continue  # the index is always shown
-            else:
-                matches = [pattern] if pattern in names else []
-            if not matches:
-                raise UsageError(
-                    f"--columns: unknown column {pattern}"
-                    f" (columns: {_column_summary(frame)})"
-                )
-            chosen += [name for name in matches if name not in chosen]
-        return chosen
-    chosen = ["sha", "start", "status", "status_message"]
-    if (
-        "description" in names
-        and frame["description"].fillna("").astype(str).ne("").any()
-    ):
-        chosen.append("description")
-    arg_columns = [name for name in names if name.startswith("args.")]
-    if args_mode == "non-default":
-        deviating = experiments.deviating_args(list(frame.index))
-        arg_columns = [name for name in arg_columns if name in deviating]
-    elif args_mode == "none":
-        arg_columns = []
-    chosen += arg_columns
-    chosen += [name for name in names if name.startswith("summary.")]
-    return [name for name in chosen if name in names]
-
-
-def _hashable(column: pd.Series) -> pd.Series:
-    if column.dtype == object:
-        return column.map(lambda v: str(v) if isinstance(v, (list, dict)) else v)
-    return column
-
-
-def group_frame(frame: pd.DataFrame, keys: list[str], shown: list[str]) -> pd.DataFrame:
-    """count per group, then mean, std and count of every numeric shown column."""
-    _check_columns(frame, keys, "--groupby")
-    if "id" in keys:
-        raise UsageError("--groupby: group by columns, not by id")
-    numeric = [
-        name
-        for name in shown
-        if name not in keys
-        and pd.api.types.is_numeric_dtype(frame[name])
-        and not pd.api.types.is_bool_dtype(frame[name])
-    ]
-    keyed = frame.assign(**{key: _hashable(frame[key]) for key in keys})
-    groups = keyed.groupby(keys, dropna=False, sort=True)
-    result = pd.DataFrame({"count": groups.size()})
-    for name in numeric:
-        values = groups[name].agg(["mean", "std", "count"])
-        for statistic in ("mean", "std", "count"):
-            result[f"{name}.{statistic}"] = values[statistic]
-    if isinstance(result.index, pd.MultiIndex):
-        result.index = pd.Index(
-            [", ".join(str(part) for part in key) for key in result.index],
-            name=", ".join(keys),
-            dtype=object,
-        )
-    else:
-        result.index.name = keys[0]
-    return result
-
-
-def short_message(message: object) -> str:
-    """The line of a status message worth a table cell.
-
-    For a traceback that is the last line (the exception), not the first.
-    """
-    if not isinstance(message, str) or not message:
-        return ""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    if not lines:
-        return ""
-    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
-
-
-def for_terminal(frame: pd.DataFrame) -> pd.DataFrame:
-    """Shorter cells for the eye: 8-digit sha, one line of status message."""
-    changes = {}
-    if "sha" in frame.columns:
-        changes["sha"] = frame["sha"].map(lambda v: v[:8] if isinstance(v, str) else v)
-    if "status_message" in frame.columns:
-        changes["status_message"] = frame["status_message"].map(short_message)
-    return frame.assign(**changes) if changes else frame
-
-
 # -- output -----------------------------------------------------------------------------
 
 
@@ -325,100 +173,7 @@ def _colour(option: str, stream: TextIO) -> bool:
         return False
 
 
-def _print_table(frame: pd.DataFrame, options: argparse.Namespace) -> None:
-    names = [str(name) for name in frame.columns]
-    if options.columns or options.groupby:
-        drop_order = names[::-1]  # the user's order is their priority
-    else:  # keep id, status and the numbers; lose context columns first
-        context = ["description", "sha", "start", "status_message"]
-        rest = [name for name in names[::-1] if name not in context + ["status"]]
-        drop_order = (
-            [name for name in context if name in names]
-            + [name for name in rest if name.startswith("args.")]
-            + [name for name in rest if not name.startswith("args.")]
-        )
-    rendered = render(
-        frame,
-        width=_width(options.width, sys.stdout),
-        colour=_colour(options.color, sys.stdout),
-        max_cells={"status_message": MAX_MESSAGE, "description": MAX_MESSAGE},
-        drop_order=drop_order,
-    )
-    sys.stdout.write(rendered.text)
-    sys.stdout.flush()
-    if rendered.hidden:
-        print(
-            f"meticulous: {len(rendered.hidden)} more columns do not fit:"
-            f" {', '.join(rendered.hidden)} (widen the terminal, or use --columns"
-            " or --width 0)",
-            file=sys.stderr,
-        )
-
-
-def _write_outputs(frame: pd.DataFrame, options: argparse.Namespace, what: str) -> None:
-    if options.json:
-        sys.stdout.write(to_json(frame))
-    if options.export:
-        try:
-            export(frame, options.export)
-        except ExportError as error:
-            raise OutputError(str(error)) from None
-        except OSError as error:
-            raise OutputError(
-                f"cannot write {options.export!r}: {error.strerror or error}"
-            ) from None
-        print(
-            f"meticulous: wrote {len(frame)} {what} to {options.export}",
-            file=sys.stderr,
-        )
-    if not options.json and not options.export:
-        _print_table(for_terminal(frame), options)
-
-
 # -- commands -------------------------------------------------------------------------------
-
-
-def _open(directory: str, use_cache: bool = True) -> Experiments:
-    try:
-        return Experiments(directory, cache=use_cache)
-    except (FileNotFoundError, NotADirectoryError) as error:
-        raise UsageError(str(error)) from None
-    except PermissionError as error:
-        raise UsageError(f"cannot read {directory!r}: {error.strerror}") from None
-
-
-def list_command(argv: Sequence[str]) -> int:
-    options = _list_parser().parse_args(argv)
-    if options.tail is not None and options.tail < 0:
-        raise UsageError("--tail: N must be 0 or more")
-    if options.export:
-        try:
-            check_suffix(options.export)
-        except ExportError as error:
-            raise UsageError(str(error)) from None
-    experiments = _open(options.directory, use_cache=not options.no_cache)
-    frame = experiments.as_dataframe()
-    if options.filter:
-        try:
-            frame = apply_filter(frame, options.filter)
-        except FilterError as error:
-            raise UsageError(str(error)) from None
-    frame = sort_frame(frame, _split(options.sort or ""), options.reverse)
-    if options.tail is not None:
-        frame = frame.iloc[len(frame) - min(options.tail, len(frame)) :]
-    shown = choose_columns(frame, experiments, options.columns, options.args)
-    if options.groupby:
-        frame = group_frame(frame, _split(options.groupby), shown)
-        what = "groups"
-    else:
-        frame = frame[shown]
-        what = "experiments"
-    if len(experiments) == 0:
-        print(f"meticulous: no experiments in {options.directory}", file=sys.stderr)
-    elif len(frame) == 0:
-        print("meticulous: no experiment matches", file=sys.stderr)
-    _write_outputs(frame, options, what)
-    return 0
 
 
 def _dir_and_ids(targets: list[str], count: int, command: str) -> tuple[str, list[str]]:
@@ -441,6 +196,8 @@ def _reader(directory: str, experiment_id: str) -> ExperimentReader:
         or not os.path.isdir(folder)
     ):
         raise UsageError(f"no experiment {experiment_id!r} in {directory!r}")
+    from .experiment import ExperimentReader
+
     reader = ExperimentReader(folder)
     markers = ("STATUS", "metadata.json", "args.json")
     if not is_integer_id(experiment_id) and not any(
@@ -460,6 +217,8 @@ def check_directory_or_usage(directory: str) -> None:
 
 
 def show_command(argv: Sequence[str]) -> int:
+    from .detail import show as show_text
+
     options = _show_parser().parse_args(argv)
     directory, (experiment_id,) = _dir_and_ids(options.targets, 1, "show")
     sys.stdout.write(show_text(_reader(directory, experiment_id), lines=options.lines))
@@ -467,6 +226,11 @@ def show_command(argv: Sequence[str]) -> int:
 
 
 def diff_command(argv: Sequence[str]) -> int:
+    from .detail import diff as diff_table
+    from .export import to_json
+    from .render import render
+    from .table import build_table
+
     options = _diff_parser().parse_args(argv)
     directory, (first, second) = _dir_and_ids(options.targets, 2, "diff")
     readers = [_reader(directory, first), _reader(directory, second)]
@@ -494,16 +258,12 @@ def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
             print(f"meticulous: warning: {warning.message}", file=sys.stderr)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    command = COMMANDS.get(arguments[0]) if arguments else None
+def _guarded(run: Callable[[], int]) -> int:
+    """Run a command: its warnings, errors and exit code as the user sees them."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MeticulousReadWarning)
         try:
-            if command is not None:
-                code = command(arguments[1:])
-            else:
-                code = list_command(arguments)
+            code = run()
         except UsageError as error:
             code = 2
             message = f"meticulous: error: {error}"
@@ -511,14 +271,107 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = 1
             message = f"meticulous: error: {error}"
         except BrokenPipeError:
-            # The reader of our output (head, less) has gone: not an error.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-            return 0
+            return _reader_has_gone()
         else:
             message = ""
     _report_warnings(caught)
     if message:
         print(message, file=sys.stderr)
     return code
+
+
+def _reader_has_gone() -> int:
+    """The reader of our output (head, less) has gone: not an error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
+
+
+class _Recorder(io.TextIOBase):
+    """Collects what a listing writes to stdout (1) and stderr (2), in order."""
+
+    def __init__(self, stream: int, chunks: list) -> None:
+        self.stream = stream
+        self.chunks = chunks
+
+    def write(self, text: str) -> int:
+        if text:
+            chunks = self.chunks
+            if chunks and chunks[-1][0] == self.stream:
+                chunks[-1][1].append(text)
+            else:
+                chunks.append((self.stream, [text]))
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _replay(chunks: Sequence[tuple[int, str]]) -> None:
+    for stream, text in chunks:
+        target = sys.stdout if stream == 1 else sys.stderr
+        target.write(text)
+        target.flush()
+
+
+def _run_listing(options: argparse.Namespace, listed: tuple | None = None) -> int:
+    from .listing import list_experiments
+
+    return list_experiments(options, listed)
+
+
+def list_command(argv: Sequence[str]) -> int:
+    """The listing, answered from the listing cache when nothing changed.
+
+    pandas is imported only when the cache cannot answer (see
+    :mod:`.listing_cache` for what the answer depends on).
+    """
+    options = _list_parser().parse_args(argv)
+    # Decided now, from the real stdout: the output depends on them.
+    options.width = _width(options.width, sys.stdout)
+    options.color = "always" if _colour(options.color, sys.stdout) else "never"
+    if options.no_cache or options.export:
+        return _guarded(lambda: _run_listing(options))
+    try:
+        listed = list_folders(options.directory)
+    except OSError:  # missing, not a directory, unreadable: reported as usual
+        return _guarded(lambda: _run_listing(options))
+    key = listing_cache.options_key(vars(options))
+    state = listing_cache.folders_state(*listed)
+    if state is not None:
+        found = listing_cache.lookup(options.directory, key, state)
+        if found is not None:
+            code, chunks = found
+            try:
+                _replay(chunks)
+            except BrokenPipeError:
+                return _reader_has_gone()
+            return code
+    from .listing import Outcome, list_experiments
+
+    outcome = Outcome()
+    recorded: list = []
+    with (
+        redirect_stdout(_Recorder(1, recorded)),
+        redirect_stderr(_Recorder(2, recorded)),
+    ):
+        code = _guarded(lambda: list_experiments(options, listed, outcome))
+    chunks = tuple((stream, "".join(parts)) for stream, parts in recorded)
+    try:
+        _replay(chunks)
+    except BrokenPipeError:
+        return _reader_has_gone()
+    if state is not None and outcome.storable:
+        listing_cache.store(
+            options.directory, key, state, outcome.running, code, chunks
+        )
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = COMMANDS.get(arguments[0]) if arguments else None
+    if command is None:
+        return list_command(arguments)
+    return _guarded(lambda: command(arguments[1:]))

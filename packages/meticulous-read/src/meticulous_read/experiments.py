@@ -14,8 +14,15 @@ from . import metrics as metrics_file
 from .experiment import ExperimentReader, extra_properties
 from .scan import scan
 from .status import BROKEN, derive_status
-from .table import build_table, flat_items, typed_array
+from .table import build_table, flat_items, has_nested, typed_array
 from .warn import MeticulousReadWarning, name_list, warn_aggregate
+
+
+def _flat(values: dict | None) -> dict:
+    """Dotted names to values; the dict itself (not copied) when already flat."""
+    if not values:
+        return {}
+    return dict(flat_items(values)) if has_nested(values) else values
 
 
 class Experiments:
@@ -34,17 +41,19 @@ class Experiments:
         directory: str | os.PathLike = "experiments",
         reader: type = ExperimentReader,
         cache: bool = True,
+        *,
+        _listed: tuple | None = None,
     ) -> None:
         if not (isinstance(reader, type) and issubclass(reader, ExperimentReader)):
             raise TypeError("reader must be ExperimentReader or a subclass of it")
         self.directory = os.fspath(directory)
         self.reader = reader
         self.cache = cache
-        self.refresh(_stacklevel=3)
+        self.refresh(_stacklevel=3, _listed=_listed)
 
-    def refresh(self, _stacklevel: int = 2) -> None:
+    def refresh(self, _stacklevel: int = 2, _listed: tuple | None = None) -> None:
         """Read the directory again (new, changed, ended experiments)."""
-        found = scan(self.directory, use_cache=self.cache)
+        found = scan(self.directory, use_cache=self.cache, listed=_listed)
         host = socket.gethostname()
         self._ids = found.ids
         self._statuses = {
@@ -122,8 +131,8 @@ class Experiments:
         known_defaults: dict = {}
         for name in chosen:
             snapshot = self._snapshots[name]
-            args = dict(flat_items(snapshot["args"] or {}))
-            defaults = dict(flat_items(snapshot["default_args"] or {}))
+            args = _flat(snapshot["args"])
+            defaults = _flat(snapshot["default_args"])
             known_defaults.update(defaults)
             pairs.append((args, defaults))
         names: dict[str, None] = {}

@@ -21,19 +21,31 @@ Snapshot = dict  # keys: word, message, metadata, args, default_args, summary, p
 
 
 def _read_bytes(path: str) -> bytes | None:
-    """The file's bytes, None when it does not exist; other errors propagate."""
+    """The file's bytes, None when it does not exist; other errors propagate.
+
+    Plain ``os.open``/``os.read``: half the cost of ``open()``, which adds up
+    over the five small files of 100,000 folders.
+    """
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        descriptor = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(descriptor, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(descriptor)
 
 
 def _json_object(
-    folder: str, name: str, problems: list[str], found: list[bool]
+    prefix: str, name: str, problems: list[str], found: list[bool]
 ) -> dict | None:
     try:
-        data = _read_bytes(os.path.join(folder, name))
+        data = _read_bytes(prefix + name)
     except OSError as error:
         found.append(True)
         problems.append(f"{name} cannot be read ({error.strerror or error})")
@@ -57,10 +69,10 @@ def _json_object(
     return value
 
 
-def _status(folder: str, problems: list[str]) -> tuple[str | None, str, bool]:
+def _status(prefix: str, problems: list[str]) -> tuple[str | None, str, bool]:
     """(word, message, found) from STATUS: first line the word, the rest the message."""
     try:
-        data = _read_bytes(os.path.join(folder, "STATUS"))
+        data = _read_bytes(prefix + "STATUS")
     except OSError as error:
         problems.append(f"STATUS cannot be read ({error.strerror or error})")
         return None, "", True
@@ -82,12 +94,13 @@ def _status(folder: str, problems: list[str]) -> tuple[str | None, str, bool]:
 def read_snapshot(folder: str, name: str) -> Snapshot | None:
     """The folder's table data, or None when the folder is not an experiment."""
     problems: list[str] = []
-    word, message, status_found = _status(folder, problems)
+    prefix = os.path.join(folder, "")  # the folder's path with a separator
+    word, message, status_found = _status(prefix, problems)
     found: list[bool] = []
-    metadata = _json_object(folder, "metadata.json", problems, found)
-    args = _json_object(folder, "args.json", problems, found)
-    default_args = _json_object(folder, "default_args.json", problems, found)
-    summary = _json_object(folder, "summary.json", problems, found)
+    metadata = _json_object(prefix, "metadata.json", problems, found)
+    args = _json_object(prefix, "args.json", problems, found)
+    default_args = _json_object(prefix, "default_args.json", problems, found)
+    summary = _json_object(prefix, "summary.json", problems, found)
     metadata_found, args_found = found[0], found[1]
     if not (status_found or metadata_found or args_found):
         if not is_integer_id(name):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,6 +96,34 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def _capped(texts: list[str], width: int) -> list[str]:
+    return [text if len(text) <= width else shorten(text, width) for text in texts]
+
+
+def _local_minute(value: Any) -> str:
+    """A timestamp as format_value shows it, without building datetimes."""
+    if value is pd.NaT or value is None:
+        return ""
+    seconds = value.value // 1_000_000_000  # .value: nanoseconds, whatever the unit
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
+
+
+def column_texts(column: pd.Series) -> list[str]:
+    """format_value of every value, with fast paths for the common dtypes."""
+    values = column.tolist()
+    dtype = column.dtype
+    if dtype == np.float64:
+        # f"{inf:.6g}" is "inf": only NaN needs a case of its own.
+        isnan = math.isnan
+        return ["" if isnan(v) else f"{v:.6g}" for v in values]
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        try:
+            return [_local_minute(v) for v in values]
+        except (OverflowError, OSError, ValueError):  # beyond the C library's range
+            pass
+    return [format_value(v) for v in values]
+
+
 def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
         series
@@ -116,12 +145,12 @@ def render(
     caps = max_cells or {}
     index_name = str(frame.index.name or "")
     headers = [index_name] + [str(name) for name in frame.columns]
-    cells = [[shorten(format_value(v), MAX_CELL) for v in frame.index]]
+    cells = [_capped([format_value(v) for v in frame.index], MAX_CELL)]
     right = [False]
     for name in frame.columns:
         column = frame[name]
         cap = caps.get(str(name), MAX_CELL)
-        cells.append([shorten(format_value(v), cap) for v in column.tolist()])
+        cells.append(_capped(column_texts(column), cap))
         right.append(_is_numeric(column))
     widths = [
         max([len(header)] + [len(cell) for cell in column])
@@ -184,15 +213,24 @@ def render(
     ]
     header_line = GAP.join(header_cells).rstrip()
     lines.append(f"\x1b[1m{header_line}\x1b[0m" if colour else header_line)
-    for row in range(len(frame.index)):
-        parts = []
-        for i, column in enumerate(cells):
-            text = shorten(column[row], widths[i])
-            padded = text.rjust(widths[i]) if right[i] else text.ljust(widths[i])
-            if colour and i == status_at and text in STATUS_COLOURS:
-                padded = f"\x1b[{STATUS_COLOURS[text]}m{padded}\x1b[0m"
-            parts.append(padded)
-        lines.append(GAP.join(parts).rstrip())
+    # Column by column (list comprehensions), then joined row by row.
+    padded_columns = []
+    for i, column in enumerate(cells):
+        width_i = widths[i]
+        texts = _capped(column, width_i)
+        if right[i]:
+            padded = [text.rjust(width_i) for text in texts]
+        else:
+            padded = [text.ljust(width_i) for text in texts]
+        if colour and i == status_at:
+            padded = [
+                f"\x1b[{STATUS_COLOURS[text]}m{cell}\x1b[0m"
+                if text in STATUS_COLOURS
+                else cell
+                for text, cell in zip(texts, padded)
+            ]
+        padded_columns.append(padded)
+    lines.extend(GAP.join(parts).rstrip() for parts in zip(*padded_columns))
     if width and width > 0 and not colour:
         lines = [line[:width] for line in lines]
     return Rendered("\n".join(lines) + "\n", hidden)

@@ -22,6 +22,7 @@ DEAD = "DEAD"
 BROKEN = "BROKEN"
 UNSUPPORTED = "UNSUPPORTED"
 DERIVED_WORDS = (DEAD, BROKEN, UNSUPPORTED)
+DEATH_PREFIX = "STATUS says RUNNING but "
 _UTC = timezone(timedelta(0))  # datetime.UTC needs Python 3.11
 
 
@@ -71,9 +72,19 @@ def describe_age(seconds: float) -> str:
     return f"{seconds // 86400} days"
 
 
-def _liveness(folder: str, metadata: dict, now: float, this_host: str) -> str | None:
-    """None while the run looks alive, else why it is dead."""
-    host, pid = metadata.get("host"), metadata.get("pid")
+def death_of(
+    folder: str,
+    host: object,
+    pid: object,
+    timestamp: object,
+    now: float,
+    this_host: str,
+) -> str | None:
+    """None while a RUNNING run looks alive, else why it is dead.
+
+    Takes only the metadata values it needs (``host``, ``pid``,
+    ``timestamp``), so that the listing cache can keep them and ask again.
+    """
     if host == this_host and type(pid) is int and pid > 0 and not pid_is_alive(pid):
         return f"process {pid} on {host} is gone"
     try:
@@ -85,12 +96,23 @@ def _liveness(folder: str, metadata: dict, now: float, this_host: str) -> str | 
         if age > HEARTBEAT_LIMIT_SECONDS:
             return f"no heartbeat for {describe_age(age)}"
         return None
-    started = parse_timestamp(metadata.get("timestamp"))
+    started = parse_timestamp(timestamp)
     if started is not None and now - started.timestamp() > HEARTBEAT_LIMIT_SECONDS:
         return (
             f"no heartbeat file, started {describe_age(now - started.timestamp())} ago"
         )
     return None
+
+
+def running_inputs(snapshot: Snapshot) -> tuple | None:
+    """(host, pid, timestamp) of a run whose status hangs on liveness, else None."""
+    if snapshot["word"] != RUNNING or snapshot["problems"]:
+        return None
+    version = spec_version(snapshot)
+    if version is not None and version > SUPPORTED_SPEC_VERSION:
+        return None
+    metadata = snapshot["metadata"]
+    return metadata.get("host"), metadata.get("pid"), metadata.get("timestamp")
 
 
 def derive_status(
@@ -112,7 +134,15 @@ def derive_status(
     if word == RUNNING:
         if this_host is None:
             this_host = socket.gethostname()
-        death = _liveness(folder, snapshot["metadata"], now, this_host)
+        metadata = snapshot["metadata"]
+        death = death_of(
+            folder,
+            metadata.get("host"),
+            metadata.get("pid"),
+            metadata.get("timestamp"),
+            now,
+            this_host,
+        )
         if death is not None:
-            return DEAD, f"STATUS says RUNNING but {death}"
+            return DEAD, DEATH_PREFIX + death
     return word, message

@@ -47,7 +47,7 @@ def flat_items(values: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
             yield prefix + str(key), value
 
 
-def _has_nested(values: dict) -> bool:
+def has_nested(values: dict) -> bool:
     for value in values.values():
         if type(value) is dict:
             return True
@@ -128,7 +128,7 @@ class ColumnBuilder:
         if not values:
             return
         columns = self.columns
-        items = flat_items(values) if _has_nested(values) else values.items()
+        items = flat_items(values) if has_nested(values) else values.items()
         for key, value in items:
             name = prefix + key
             column = columns.get(name)
