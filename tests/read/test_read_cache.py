@@ -142,16 +142,14 @@ def test_unwritable_experiments_folder_falls_back_to_user_cache(tmp_path, monkey
     assert loss(experiments, 2) == 0.5
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_experiments_folder_falls_back_to_user_cache(tmp_path, monkeypatch):
+def test_read_only_experiments_folder_falls_back_to_user_cache(
+    tmp_path, monkeypatch, read_only
+):
     experiments = tmp_path / "experiments"
     settled_experiments(experiments)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    experiments.chmod(0o555)
-    try:
+    with read_only(experiments):
         assert read(experiments).ids == ["1", "2", "3"]
-    finally:
-        experiments.chmod(0o755)
     assert not (experiments / ".meticulous").exists()
     assert len(list((tmp_path / "xdg" / "meticulous").iterdir())) == 1
 
