@@ -31,7 +31,8 @@ import hashlib
 import io
 import os
 import pickle
-import tempfile
+
+from .atomic import write_bytes_atomically
 
 CACHE_FORMAT = 1
 FRESH_SECONDS = 2.0
@@ -110,24 +111,6 @@ def load(directory: str) -> Entries:
     return {}
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.tmp-", dir=folder
-    )
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
 def save(directory: str, entries: Entries) -> str | None:
     """Store the entries where possible; the path used, None if nowhere."""
     absolute = os.path.abspath(directory)
@@ -137,7 +120,7 @@ def save(directory: str, entries: Entries) -> str | None:
     )
     for path in cache_paths(directory):
         try:
-            write_atomically(path, data)
+            write_bytes_atomically(path, data)
         except OSError:
             continue
         return path

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .atomic import replace_atomically
 from .render import format_value
 
 
@@ -181,19 +181,12 @@ def check_suffix(path: str) -> str:
 def export(frame: pd.DataFrame, path: str) -> None:
     """Write the frame atomically; a failure leaves any old file untouched."""
     suffix = check_suffix(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".export-", suffix=suffix, dir=folder)
-    os.close(handle)
-    try:
+
+    def write(temporary: str) -> None:
         if suffix == ".parquet":
             _write_parquet(frame, temporary)
         else:
             with open(temporary, "w", encoding="utf-8", newline="") as stream:
                 stream.write(TEXT_WRITERS[suffix](frame))
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+
+    replace_atomically(path, write)

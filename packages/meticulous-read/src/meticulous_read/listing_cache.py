@@ -43,6 +43,7 @@ import time
 from collections.abc import Iterable
 
 from . import __version__, cache
+from .atomic import write_bytes_atomically
 from .status import death_of
 
 LISTING_FORMAT = 1
@@ -200,7 +201,7 @@ def store(
     )
     for path in _paths(directory, key):
         try:
-            cache.write_atomically(path, data)
+            write_bytes_atomically(path, data)
         except OSError:
             continue
         _prune(path)
