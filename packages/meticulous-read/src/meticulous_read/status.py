@@ -61,15 +61,14 @@ def parse_timestamp(value: object) -> datetime | None:
     return moment
 
 
-def describe_age(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} days"
+def describe_moment(epoch_seconds: float) -> str:
+    """An absolute UTC time, not an age ("for 5 min").
+
+    A message that names an age changes every minute while nothing on disk
+    does, which would make every cached listing holding a dead run stale.
+    """
+    moment = datetime.fromtimestamp(epoch_seconds, tz=_UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def death_of(
@@ -92,15 +91,12 @@ def death_of(
     except OSError:
         beat = None
     if beat is not None:
-        age = now - beat
-        if age > HEARTBEAT_LIMIT_SECONDS:
-            return f"no heartbeat for {describe_age(age)}"
+        if now - beat > HEARTBEAT_LIMIT_SECONDS:
+            return f"no heartbeat since {describe_moment(beat)}"
         return None
     started = parse_timestamp(timestamp)
     if started is not None and now - started.timestamp() > HEARTBEAT_LIMIT_SECONDS:
-        return (
-            f"no heartbeat file, started {describe_age(now - started.timestamp())} ago"
-        )
+        return f"no heartbeat file, started {describe_moment(started.timestamp())}"
     return None
 
 
