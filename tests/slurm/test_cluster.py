@@ -85,32 +85,42 @@ def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(project):
         assert "train.py version 1" in log.read_text()
 
 
-def test_a_requeued_job_resumes_its_own_folder(project):
+def start_held_point(project, name: str):
+    """Submit a one-point sweep whose job holds while RUNNING; its job id and folder."""
     project.hold(0.1)
     sweep = slurm_sweep(
         project,
-        f"name: requeue\nargs:\n  markers: {project.markers}\ngrid:\n  lr: [0.1]\n",
+        f"name: {name}\nargs:\n  markers: {project.markers}\ngrid:\n  lr: [0.1]\n",
     )
     assert run_cli("sweep", str(sweep), cwd=project.root).returncode == 0
     (job_id,) = sweep_record(project)["points"][0]["job-ids"]
     (folder,) = project.experiment_folders()
     wait_for_status(folder, ("RUNNING",))
+    return job_id, folder
 
-    subprocess.run(["scontrol", "requeue", job_id], check=True)
-    # The recorder is stopped with SIGTERM and says so.
+
+def release_and_expect_resumed(project, job_id: str, folder) -> None:
+    """After the recorder said INTERRUPTED: let the requeued job run to SUCCESS
+    in the same folder, as its first resume."""
     wait_for_status(folder, ("INTERRUPTED",), timeout=60)
     (project.markers / "lr-0.1.hold").unlink()
     # A requeued job waits ~150 s (BeginTime) unless released.
-    wait_for(lambda: squeue_state(job_id) == "PENDING", 60, "the job to be pending")
+    wait_for(lambda: squeue_state(job_id) == "PENDING", 60, "the job to be requeued")
     subprocess.run(
         ["scontrol", "update", f"jobid={job_id}", "StartTime=now"], check=True
     )
-
     wait_for_status(folder, ("SUCCESS", "ERROR"), timeout=180)
     assert read_status(folder)[0] == "SUCCESS"
     metadata = read_json(folder / "metadata.json")
     assert metadata["slurm"]["restart-count"] == 1
     assert len(metadata["resumes"]) == 1
+
+
+def test_a_requeued_job_resumes_its_own_folder(project):
+    job_id, folder = start_held_point(project, "requeue")
+    # The recorder is stopped with SIGTERM and says so.
+    subprocess.run(["scontrol", "requeue", job_id], check=True)
+    release_and_expect_resumed(project, job_id, folder)
     # one folder, output of both runs appended
     assert [f.name for f in project.experiment_folders()] == [folder.name]
     assert (folder / "stdout").read_text().count("train.py version 1") == 2
@@ -209,29 +219,9 @@ def test_a_preempted_job_is_checkpointed_requeued_and_resumed(project):
     """SLURM's warning signal (USR2, as before a preemption or the time limit)
     makes submitit checkpoint the job: the command is stopped so it records
     INTERRUPTED, the job is requeued and resumes the same folder."""
-    project.hold(0.1)
-    sweep = slurm_sweep(
-        project,
-        f"name: preempt\nargs:\n  markers: {project.markers}\ngrid:\n  lr: [0.1]\n",
-    )
-    assert run_cli("sweep", str(sweep), cwd=project.root).returncode == 0
-    (job_id,) = sweep_record(project)["points"][0]["job-ids"]
-    (folder,) = project.experiment_folders()
-    wait_for_status(folder, ("RUNNING",))
-
+    job_id, folder = start_held_point(project, "preempt")
     subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
-    wait_for_status(folder, ("INTERRUPTED",), timeout=60)
-    (project.markers / "lr-0.1.hold").unlink()
-    wait_for(lambda: squeue_state(job_id) == "PENDING", 60, "the job to be requeued")
-    subprocess.run(
-        ["scontrol", "update", f"jobid={job_id}", "StartTime=now"], check=True
-    )
-
-    wait_for_status(folder, ("SUCCESS", "ERROR"), timeout=180)
-    assert read_status(folder)[0] == "SUCCESS"
-    metadata = read_json(folder / "metadata.json")
-    assert metadata["slurm"]["restart-count"] == 1
-    assert len(metadata["resumes"]) == 1
+    release_and_expect_resumed(project, job_id, folder)
 
 
 def test_past_max_requeues_a_timed_out_job_says_it_was_not_requeued(project):
