@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .exceptions import MeticulousError
+
 # How long ``stop`` waits for tee: it only waits longer than an instant when
 # a child process that outlives the run still holds the pipe open.
 STOP_TIMEOUT_SECONDS = 2.0
@@ -33,7 +35,7 @@ STOP_TIMEOUT_SECONDS = 2.0
 _TEE_SCRIPT = 'trap "" INT TERM HUP; exec tee -a {options} "$1"'
 
 
-class MissingTeeError(RuntimeError):
+class MissingTeeError(MeticulousError, RuntimeError):
     """The ``tee`` command is not installed."""
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from time import time as _now
 from typing import Any
 
-from .exceptions import InvalidSummaryError
+from .exceptions import InvalidMetricsError
 from .jsonable import line_encoder, readable
 
 # Names already checked are remembered so a training loop logging the same
@@ -41,7 +41,7 @@ class MetricsLog:
 
     def append(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         if type(metrics) is not dict and not isinstance(metrics, Mapping):
-            raise InvalidSummaryError(
+            raise InvalidMetricsError(
                 f"log() takes a dict of metric names to values, not "
                 f"{type(metrics).__name__}"
             )
@@ -69,7 +69,7 @@ class MetricsLog:
     def _check_names(self, metrics: Mapping[str, Any]) -> None:
         for name in metrics:
             if not isinstance(name, str) or name[:1] == "_":
-                raise InvalidSummaryError(
+                raise InvalidMetricsError(
                     f"metric name {name!r} is not allowed: names must be strings "
                     f"not starting with '_' (reserved for _step and _time)"
                 )
@@ -123,7 +123,7 @@ def _chunks_of(encode: Callable[[Any], str]) -> Chunks:
 
 def _checked_step(step: Any) -> int:
     if isinstance(step, bool) or not hasattr(step, "__index__"):
-        raise InvalidSummaryError(f"step must be an integer, not {step!r}")
+        raise InvalidMetricsError(f"step must be an integer, not {step!r}")
     return step.__index__()
 
 
