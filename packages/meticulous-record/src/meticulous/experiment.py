@@ -297,7 +297,7 @@ class Experiment:
         return metadata
 
     def _start_watching(self) -> None:
-        from .capture import DescriptorTee
+        from .capture import DescriptorTee, StreamTee
         from .heartbeat import Heartbeat
         from .lifecycle import EndOfRun
         from .metrics import MetricsLog
@@ -310,9 +310,12 @@ class Experiment:
         write_status(folder, RUNNING)
         self._running = True
         for fd, name in ((1, "stdout"), (2, "stderr")):
-            tee = DescriptorTee(fd, folder / name)
-            tee.start()
-            self._stoppers.append(tee.stop)
+            for tee in (
+                DescriptorTee(fd, folder / name),
+                StreamTee(name, fd, folder / name),
+            ):
+                tee.start()
+                self._stoppers.append(tee.stop)
         self._metrics = MetricsLog(folder)
         hooks = EndOfRun(self._end)
         hooks.install()
