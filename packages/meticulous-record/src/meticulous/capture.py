@@ -32,6 +32,10 @@ from .exceptions import MeticulousError
 # a child process that outlives the run still holds the pipe open.
 STOP_TIMEOUT_SECONDS = 2.0
 
+# While a child still holds the pipe: how long the file must stay the same
+# size, with the pipe empty, for tee to be taken as done with our output.
+SETTLE_SECONDS = 0.02
+
 _TEE_SCRIPT = 'trap "" INT TERM HUP; exec tee -a {options} "$1"'
 
 
@@ -104,15 +108,56 @@ class DescriptorTee:
             return
         flush_python_streams()
         flush_c_streams()
+        probe = os.dup(self.fd)  # our write end, to see what tee has not read
         os.dup2(self._saved, self.fd)
         os.close(self._saved)
         self._saved = None
-        import subprocess
-
         try:
-            self._tee.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass  # a surviving child still writes; tee ends when it does
+            self._wait_for_tee(probe)
+        finally:
+            os.close(probe)
+
+    def _wait_for_tee(self, probe: int) -> None:
+        """Until tee has written everything we wrote, at most STOP_TIMEOUT_SECONDS.
+
+        tee ends at once when we held the last write end. When a child that
+        outlives the run still holds it, tee keeps running: then it is done
+        with our output once the pipe is empty and the file stops growing.
+        """
+        import subprocess
+        import time
+
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        size = -1
+        while time.monotonic() < deadline:
+            try:
+                self._tee.wait(timeout=SETTLE_SECONDS)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+            grown = _size(self.path)
+            if grown == size and _unread_bytes(probe) == 0:
+                return  # a surviving child holds the pipe; tee ends when it does
+            size = grown
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
+
+
+def _unread_bytes(write_end: int) -> int:
+    """Bytes waiting in the pipe behind ``write_end`` (0 where unknown: a pty)."""
+    try:
+        import fcntl
+        import termios
+
+        count = fcntl.ioctl(write_end, termios.FIONREAD, b"\0\0\0\0")
+        return int.from_bytes(count, sys.byteorder)
+    except (ImportError, OSError):
+        return 0
 
 
 def _raw_pty_like(terminal: int) -> tuple[int, int]:

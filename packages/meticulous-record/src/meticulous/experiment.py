@@ -320,6 +320,15 @@ class Experiment:
         hooks = EndOfRun(self._end)
         hooks.install()
         self._stoppers.append(hooks.uninstall)
+        from . import forks
+
+        forks.watch(self)
+        self._stoppers.append(lambda: forks.unwatch(self))
+
+    def _forked(self) -> None:
+        """This process or its parent just forked: share steps via the file."""
+        if self._metrics is not None:
+            self._metrics.forked = True
 
     def _abort(self, error: BaseException) -> None:
         """Starting failed half-way: undo what started, say why in STATUS."""

@@ -35,6 +35,7 @@ class MetricsLog:
         self.path = folder / "metrics.jsonl"
         self._fd: int | None = None
         self._next_step: int | None = None
+        self.forked = False  # set once this process or its parent forked (spec 2.5)
         self._known_names: set[str] = set()
         self._encode = line_encoder()
         self._chunks = _c_line_chunks() or _chunks_of(self._encode)
@@ -49,6 +50,17 @@ class MetricsLog:
             self._check_names(metrics)
         if self._fd is None:
             self._open()
+        if self.forked:  # several processes append: steps come from the file
+            from .forks import exclusive_lock
+
+            with exclusive_lock(self.path):
+                if step is None:
+                    self._next_step = _step_after_last_line(self.path)
+                self._write_row(metrics, step)
+            return
+        self._write_row(metrics, step)
+
+    def _write_row(self, metrics: Mapping[str, Any], step: int | None) -> None:
         if step is None:
             step = self._next_step
         elif type(step) is not int:
