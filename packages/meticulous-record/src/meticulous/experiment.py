@@ -509,6 +509,7 @@ class Experiment:
         finally:
             if self._metrics is not None:
                 self._metrics.close()
+                self._metrics = None  # log() now says the run is over
             self._release_lock()
         if failures:
             raise failures[0]
