@@ -107,3 +107,33 @@ def test_a_clean_run_has_no_sources_and_records_its_environment(project):
         "meticulous_record" in metadata["packages"]
         or "meticulous-record" in (metadata["packages"])
     )
+
+
+def test_the_index_answers_like_git_ls_files(project):
+    """The index is read directly; it must agree with git, in every layout."""
+    import subprocess
+
+    from meticulous.sources import tracked_by_index
+
+    long_name = "d/" + "x" * 47 + ".py"  # a flags byte equal to '/' (0x2f)
+    names = ["model.py", "sub/inner.py", "inner.py", long_name, "untracked.py", "é.py"]
+    for name in ("sub/inner.py", long_name, "é.py"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text("")
+    (project / "untracked.py").write_text("")
+    (project / "inner.py").write_text("")  # same tail as sub/inner.py, untracked
+    subprocess.run(
+        ["git", "add", "sub/inner.py", long_name, "é.py"], cwd=project, check=True
+    )
+    expected = {"model.py", "sub/inner.py", long_name, "é.py"}
+    assert tracked_by_index(project, names) == expected
+    subprocess.run(
+        ["git", "update-index", "--index-version", "3", "--skip-worktree", "model.py"],
+        cwd=project,
+        check=True,
+    )  # version 3 with an extended-flags entry
+    assert tracked_by_index(project, names) == expected
+    subprocess.run(
+        ["git", "update-index", "--index-version", "4"], cwd=project, check=True
+    )
+    assert tracked_by_index(project, names) is None  # then git is asked

@@ -9,7 +9,12 @@ started alongside the recorder's other git commands); the untracked ones
 refuse the run, or, with ``allow_dirty``, are copied into ``sources/``.
 
 The scan is a pass over ``sys.modules`` with string tests only (no ``stat``),
-so it costs a fraction of a millisecond for a typical script.
+so it costs a fraction of a millisecond for a typical script. Whether git
+tracks a file is read from the repository's index file itself when its
+format allows (versions 2 and 3, no split index): a byte search for each
+candidate's entry costs about a millisecond even with 20,000 tracked files,
+where one more ``git ls-files`` process cost 10-25 ms on a loaded machine.
+Anything unusual falls back to ``git ls-files``.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ class SourceScan:
         self.toplevel = toplevel
         self.candidates = candidates  # asked of git by this scan
         self.known: set[str] = set()  # asked by earlier scans
+        self._tracked: set[str] | None = None  # answered from the index file
         self._process: subprocess.Popen[bytes] | None = None
 
     @classmethod
@@ -87,6 +93,9 @@ class SourceScan:
 
         if not self.candidates:
             return
+        self._tracked = tracked_by_index(self.toplevel, list(self.candidates))
+        if self._tracked is not None:
+            return
         try:
             self._process = subprocess.Popen(
                 [*_GIT, "ls-files", "-z", "--", *sorted(self.candidates)],
@@ -100,6 +109,8 @@ class SourceScan:
 
     def untracked(self) -> list[str]:
         """The candidates git does not track (untracked or ignored), sorted."""
+        if self._tracked is not None:
+            return sorted(n for n in self.candidates if n not in self._tracked)
         if self._process is None:
             return []
         out, _ = self._process.communicate()
@@ -118,6 +129,65 @@ class SourceScan:
         scan.known = known
         scan._ask_git()
         return scan
+
+
+def tracked_by_index(toplevel: Path, names: list[str]) -> set[str] | None:
+    """Which of ``names`` the index of ``toplevel``'s repository lists, or
+    None when the index cannot be read this way (then git is asked).
+
+    An index entry (versions 2 and 3) is a fixed 62-byte header ending in
+    16 bits of flags whose low 12 bits are the path's length (with 2 bytes of
+    extended flags after them in version 3), then the path, then a NUL. A
+    candidate is tracked when its bytes occur with that NUL after them and
+    those length bits before them.
+    """
+    if "GIT_INDEX_FILE" in os.environ or "GIT_DIR" in os.environ:
+        return None
+    git_dir = _git_dir(toplevel)
+    if git_dir is None:
+        return None
+    try:
+        if any(n.startswith("sharedindex.") for n in os.listdir(git_dir)):
+            return None  # a split index keeps entries in another file
+        with open(os.path.join(git_dir, "index"), "rb") as index:
+            data = index.read()
+    except OSError:
+        return None
+    if data[:4] != b"DIRC" or int.from_bytes(data[4:8], "big") not in (2, 3):
+        return None
+    return {name for name in names if _in_index(data, os.fsencode(name))}
+
+
+def _in_index(data: bytes, path: bytes) -> bool:
+    needle = path + b"\0"
+    length = min(len(path), 0xFFF)
+    start = data.find(needle, 12)
+    while start != -1:
+        flags = int.from_bytes(data[start - 2 : start], "big")
+        if flags & 0xFFF == length:
+            return True
+        flags_before_extended = int.from_bytes(data[start - 4 : start - 2], "big")
+        if flags_before_extended & 0x4000 and flags_before_extended & 0xFFF == length:
+            return True
+        start = data.find(needle, start + 1)
+    return False
+
+
+def _git_dir(toplevel: Path) -> str | None:
+    """``toplevel/.git``, or where a ``.git`` file (a worktree, a submodule)
+    points."""
+    dot_git = os.path.join(toplevel, ".git")
+    if os.path.isdir(dot_git):
+        return dot_git
+    try:
+        with open(dot_git, encoding="utf-8") as pointer:
+            text = pointer.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.startswith("gitdir:"):
+        return None
+    target = text[len("gitdir:") :].strip()
+    return os.path.join(toplevel, target) if not os.path.isabs(target) else target
 
 
 def copy_sources(folder: Path, toplevel: Path, names: list[str]) -> list[str]:
