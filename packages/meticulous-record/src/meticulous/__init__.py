@@ -13,6 +13,8 @@ from .exceptions import (
     MismatchedArgsException,
     MismatchedCommitException,
     NotAGitRepositoryError,
+    StorageError,
+    UnsafePathError,
     UnserialisableValueError,
 )
 from .experiment import Experiment
@@ -30,6 +32,8 @@ __all__ = [
     "MismatchedArgsException",
     "MismatchedCommitException",
     "NotAGitRepositoryError",
+    "StorageError",
+    "UnsafePathError",
     "UnserialisableValueError",
     "reserve_experiment",
     "reserve_experiments",

@@ -178,7 +178,9 @@ class Experiment:
             )
             self._start_watching()
         except BaseException as error:
-            self._abort(error)
+            failure = self._abort(error)
+            if failure is not error:
+                raise failure from None
             raise
 
     def _write_start_files(
@@ -223,7 +225,7 @@ class Experiment:
 
         folder = self._folder
         assert folder is not None
-        heartbeat = Heartbeat(folder, self._host, self._pid)
+        heartbeat = Heartbeat(folder, self._host, self._pid, self._lock.claim)
         heartbeat.start()
         self._stoppers.append(heartbeat.stop)
         write_status(folder, RUNNING)
@@ -233,12 +235,15 @@ class Experiment:
             tee.start()
             self._stoppers.append(tee.stop)
         self._metrics = MetricsLog(folder)
-        hooks = EndOfRun(self._end)
+        hooks = EndOfRun(self._end_at_exit)
         hooks.install()
         self._stoppers.append(hooks.uninstall)
 
-    def _abort(self, error: BaseException) -> None:
-        """Starting failed half-way: undo what started, say why in STATUS."""
+    def _abort(self, error: BaseException) -> BaseException:
+        """Starting failed half-way: undo what started, say why in STATUS.
+
+        Returns the error to raise: a full disk's, saying what was kept.
+        """
         self._finished = True
         self._stop_parts()
         if self._running:  # only replace our own RUNNING, never a recorded end
@@ -248,7 +253,9 @@ class Experiment:
                 )
             except OSError:
                 pass  # the disk refuses: the original error says why
+        created = self._lock is not None and self._lock.created and not self._running
         self._release_lock()
+        return folders.failed_start(self._folder, error, remove=created)
 
     # -- during the run --------------------------------------------------------
 
@@ -257,22 +264,23 @@ class Experiment:
     ) -> IO[Any]:
         """``open`` a file inside the experiment folder, creating subfolders.
 
-        Paths that would leave the folder (absolute, or through ``..``) are
-        refused. With ``norecord`` the path is relative to the current
+        Paths that would leave the folder (absolute, through ``..`` or a
+        symbolic link) are refused. With ``norecord`` the path is relative to the current
         directory instead.
         """
-        base = Path.cwd() if self._folder is None else self._folder
-        target = Path(os.path.normpath(base / os.fspath(path)))
-        if self._folder is not None and (
-            Path(path).is_absolute() or not _is_within(target, self._folder)
-        ):
-            raise InvalidExperimentError(
-                f"{os.fspath(path)!r} is outside the experiment folder {self._folder}; "
-                f"experiment.open takes a path relative to it"
-            )
-        if any(flag in mode for flag in "wax+"):
-            target.parent.mkdir(parents=True, exist_ok=True)
-        return open(target, mode, *args, **kwargs)
+        if self._folder is None:
+            target = Path(os.path.normpath(Path.cwd() / os.fspath(path)))
+            if any(flag in mode for flag in "wax+"):
+                target.parent.mkdir(parents=True, exist_ok=True)
+            return open(target, mode, *args, **kwargs)
+        from .safepaths import open_inside
+
+        fd = open_inside(self._folder, path, mode)  # no link followed (12.1)
+        try:
+            return open(fd, mode, *args, **kwargs)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def summary(self, values: Mapping[str, Any]) -> None:
         """Update ``summary.json`` with ``values`` (atomically; no-op with norecord).
@@ -333,12 +341,22 @@ class Experiment:
             write_status(self._folder, word, message)
             self._metadata.update({"end-timestamp": now(), "exit-code": exit_code})
             write_json_atomic(self._folder / "metadata.json", self._metadata)
+        except OSError as error:
+            raise folders.failed_end(self._folder, word, error) from None
         finally:
             if self._metrics is not None:
                 self._metrics.close()
             self._release_lock()
         if failures:
             raise failures[0]
+
+    def _end_at_exit(self, word: str, message: str, exit_code: int) -> None:
+        """The end seen by the exit hooks: one line, no traceback, if the disk
+        refuses the last words (spec 12.2)."""
+        try:
+            self._end(word, message, exit_code)
+        except OSError as error:
+            print(f"meticulous: {error.strerror or error}", file=sys.stderr, flush=True)
 
     def _stop_parts(self) -> list[Exception]:
         """Stop hooks, capture and heartbeat, all of them even if one fails."""
@@ -382,7 +400,3 @@ def _recordable(value: dict[str, Any], name: str) -> dict[str, Any]:
     except MeticulousError as error:
         raise InvalidExperimentError(f"{name} cannot be recorded: {error}") from None
     return document
-
-
-def _is_within(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
