@@ -78,13 +78,13 @@ def write_json_atomic(path: PathLike, obj: Any) -> None:
     write_bytes_atomic(path, dumps_document(obj).encode("utf-8"))
 
 
-_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+FULL_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def disk_full_error(what: str, error: OSError) -> OSError:
     """``error`` as a StorageError saying ``what`` failed, when the disk is
     full (spec 12.2); any other error unchanged."""
-    if error.errno not in _FULL or isinstance(error, StorageError):
+    if error.errno not in FULL_DISK_ERRORS:
         return error
     return StorageError(error.errno, f"{what}: {error.strerror or error}")
 

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .atomic import disk_full_error
+from .atomic import FULL_DISK_ERRORS, disk_full_error
 from .claim import Claim, take_claim
 from .exceptions import (
     ExperimentLockedException,
@@ -205,7 +205,12 @@ def choose_and_lock(
         if created:
             remove_failed_start(folder)
         if isinstance(error, OSError):
-            failure = disk_full_error(f"cannot start experiment in {folder}", error)
+            kept = "its folder was removed" if created else "the folder is unchanged"
+            failure = disk_full_error(
+                f"cannot start experiment {folder.name} in {folder.parent}, nothing "
+                f"was recorded ({kept})",
+                error,
+            )
             if failure is not error:
                 raise failure from None
         raise
@@ -305,14 +310,11 @@ def failed_start(
     leaves nothing behind; the error then says so.
     """
     removed = remove and folder is not None and remove_failed_start(folder)
-    if not isinstance(error, OSError):
-        return error
-    failure = disk_full_error("", error)
-    if failure is error:
+    if not isinstance(error, OSError) or error.errno not in FULL_DISK_ERRORS:
         return error
     kept = "its folder was removed" if removed else "it was left without STATUS"
     return StorageError(
-        failure.errno,
+        error.errno,
         f"cannot start experiment {folder.name if folder else ''}: "
         f"{_what_failed(error)}; nothing was recorded ({kept})",
     )
