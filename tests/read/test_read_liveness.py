@@ -38,9 +38,9 @@ def beat(
     ("age", "mtime_age", "interval", "word"),
     [
         (1, 3600, 5, "RUNNING"),  # an old mtime does not matter: the content is fresh
-        (69, 0, 5, "RUNNING"),  # within L(5) = 70 s
+        (65, 0, 5, "RUNNING"),  # within L(5) = 70 s
         (71, 0, 5, "DEAD"),  # a fresh mtime does not matter: the content is old
-        (61, 0, 0.5, "DEAD"),  # L(0.5) = 61 s
+        (63, 0, 0.5, "DEAD"),  # L(0.5) = 61 s
         (100, 0, 30, "RUNNING"),  # L(30) = 120 s: a slow beat is judged by its interval
     ],
 )
