@@ -169,4 +169,4 @@ def _assert_marked_dead(folder, done):
     assert "No space left on device; readers will report it DEAD" in lines[0]
     beat = (folder / "heartbeat").read_text().splitlines()[1]
     assert beat.startswith("dead ")
-    assert not [name for name in os.listdir(folder) if name.startswith(".claim-")]
+    assert not [name for name in os.listdir(folder) if name.startswith(".claim")]

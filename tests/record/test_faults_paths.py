@@ -22,7 +22,7 @@ TRAIN = """\
 """
 
 # Every file of spec section 2 the recorder opens, and a claim (12.4).
-RECORDER_FILES = [*sorted(safepaths.RECORDER_FILES), ".claim-1"]
+RECORDER_FILES = [*sorted(safepaths.RECORDER_FILES), ".claim"]
 
 
 @pytest.fixture

@@ -4,9 +4,12 @@
 ``flock`` on sshfs, on NFS mounted with ``local_lock``/``nolock`` and on
 Lustre with ``localflock`` only excludes processes of one client: two
 resumers of one id on two nodes both got the ``.lock``. Creating a file
-with ``O_EXCL`` is atomic on all of them, so a claim is a numbered file
-``.claim-<n>`` that exactly one writer can create; taking over a stale
-claim means creating the next number, which again only one writer can.
+with ``O_EXCL`` is atomic on all of them, so the claim is a file ``.claim``
+that exactly one writer can create. A stale claim is removed only by the
+writer that creates ``.claim-takeover-<its token>`` (again ``O_EXCL``, so
+one per stale claim) and then finds the same token still in ``.claim``.
+Every step opens files by name, which network filesystems revalidate;
+nothing relies on a directory listing, which they cache.
 """
 
 from __future__ import annotations
@@ -23,49 +26,57 @@ from .liveness import (
     pid_is_alive,
     staleness_limit,
 )
-from .safepaths import CLAIM_PREFIX, open_directory
+from .safepaths import open_directory
 
-_MAX_ATTEMPTS = 1000  # each lost race means someone else won a generation
+CLAIM = ".claim"
+TAKEOVER_PREFIX = ".claim-takeover-"
+_PATIENCE_SECONDS = 10.0  # for other writers' takeovers of a stale claim
+_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 class Claim:
     """A claim this process holds; beaten by the heartbeat, removed at the end."""
 
-    def __init__(
-        self, folder: Path, generation: int, header: str, interval: float
-    ) -> None:
+    def __init__(self, folder: Path, header: str, interval: float) -> None:
         self.folder = folder
-        self.name = f"{CLAIM_PREFIX}{generation}"
         self.interval = interval
-        self._header = header
+        self.token = header.split()[2]
         self._offset = len(header.encode("utf-8"))
 
     def beat(self, line: bytes) -> bool:
-        """Rewrite the beat line; False once the claim is gone (taken over)."""
-        from .heartbeat import rewrite_line
-
+        """Rewrite the beat line; False once the claim is no longer ours."""
         try:
-            rewrite_line(self.folder / self.name, self._offset, line)
+            fd = os.open(self.folder / CLAIM, os.O_RDWR | _FLAGS)
         except FileNotFoundError:
             return False
         except OSError:
-            pass  # a flaky filesystem: the next beat tries again
+            return True  # a flaky filesystem: the next beat tries again
+        try:
+            if _token(os.pread(fd, 4096, 0)) != self.token:
+                return False  # taken over: never write into another's claim
+            os.pwrite(fd, line, self._offset)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
         return True
 
     def describe_loss(self) -> str:
         return (
-            f"the claim {self.name} of {self.folder} was taken over or deleted: "
-            f"another process may now record into this folder too (spec 12.4)"
+            f"the claim of {self.folder} was taken over or deleted: another "
+            f"process may now record into this folder too (spec 12.4)"
         )
 
     def release(self) -> None:
-        """Delete the claim if it is still ours (a takeover made a newer one)."""
+        """Delete the claim if it is still ours."""
         try:
             directory = open_directory(self.folder)
         except OSError:
             return
         try:
-            os.unlink(self.name, dir_fd=directory)
+            found = _read(directory, CLAIM)
+            if found is not None and _token(found[0]) == self.token:
+                os.unlink(CLAIM, dir_fd=directory)
         except OSError:
             pass
         finally:
@@ -76,39 +87,39 @@ def take_claim(folder: Path, host: str, pid: int, interval: float) -> Claim:
     """Claim ``folder`` for this process, or raise if a live process holds it."""
     header = f"{host} {pid} {os.urandom(8).hex()}\n"
     directory = open_directory(folder)
+    deadline = time.monotonic() + _PATIENCE_SECONDS
+    delay = 0.001
     try:
-        for _ in range(_MAX_ATTEMPTS):
-            current = _current_generation(directory)
-            if current and _is_alive(directory, current, host):
-                raise _in_use(folder, directory, current)
-            generation = current + 1
-            try:
-                fd = os.open(
-                    f"{CLAIM_PREFIX}{generation}",
-                    os.O_WRONLY
-                    | os.O_CREAT
-                    | os.O_EXCL
-                    | getattr(os, "O_NOFOLLOW", 0)
-                    | getattr(os, "O_CLOEXEC", 0),
-                    0o666,
-                    dir_fd=directory,
-                )
-            except FileExistsError:
-                continue  # another writer won this generation: judge it
-            claim = Claim(folder, generation, header, interval)
-            _write_claim(folder, directory, fd, claim.name, header, interval)
-            _remove_older(directory, generation)
-            return claim
+        while time.monotonic() < deadline:
+            if _create(folder, directory, header, interval):
+                return Claim(folder, header, interval)
+            found = _read(directory, CLAIM)
+            if found is None:
+                continue  # released since: try again
+            if _is_alive(found, host):
+                raise _in_use(folder, found[0])
+            if not _take_over(directory, found):
+                time.sleep(delay)  # another writer is taking it over
+                delay = min(delay * 2, 0.05)
     finally:
         os.close(directory)
     raise ExperimentLockedException(
-        f"could not claim {folder}: {_MAX_ATTEMPTS} other writers claimed it first"
+        f"could not claim {folder} within {_PATIENCE_SECONDS:g} s: other writers "
+        f"kept taking over its stale claim"
     )
 
 
-def _write_claim(
-    folder: Path, directory: int, fd: int, name: str, header: str, interval: float
-) -> None:
+def _create(folder: Path, directory: int, header: str, interval: float) -> bool:
+    """Create ``.claim`` with our content; False when it exists already."""
+    try:
+        fd = os.open(
+            CLAIM,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FLAGS,
+            0o666,
+            dir_fd=directory,
+        )
+    except FileExistsError:
+        return False
     data = (header + beat_line("beat", 0, time.time(), interval)).encode("utf-8")
     try:
         try:
@@ -119,43 +130,84 @@ def _write_claim(
             os.close(fd)
     except OSError as error:
         try:
-            os.unlink(name, dir_fd=directory)
+            os.unlink(CLAIM, dir_fd=directory)
         except OSError:
             pass
         raise StorageError(
             error.errno or 0,
-            f"cannot claim {folder}: writing {name} failed: {error.strerror or error}",
+            f"cannot claim {folder}: writing {CLAIM} failed: {error.strerror or error}",
         ) from None
+    return True
 
 
-def _current_generation(directory: int) -> int:
-    best = 0
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            number = entry.name[len(CLAIM_PREFIX) :]
-            if entry.name.startswith(CLAIM_PREFIX) and number.isdigit():
-                best = max(best, int(number))
-    return best
-
-
-def _read(directory: int, generation: int) -> tuple[bytes, float] | None:
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+def _take_over(directory: int, stale: tuple[bytes, float, int]) -> bool:
+    """Remove the stale claim if this writer wins the right to (spec 12.4);
+    False when another writer holds that right."""
+    identity = _identity(stale)
+    mutex = f"{TAKEOVER_PREFIX}{identity}"
     try:
-        fd = os.open(f"{CLAIM_PREFIX}{generation}", flags, dir_fd=directory)
+        os.close(
+            os.open(
+                mutex,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FLAGS,
+                0o666,
+                dir_fd=directory,
+            )
+        )
+    except FileExistsError:
+        _clear_abandoned(directory, mutex)
+        return False
+    try:
+        again = _read(directory, CLAIM)
+        if again is not None and _identity(again) == identity:
+            os.unlink(CLAIM, dir_fd=directory)
+    finally:
+        try:
+            os.unlink(mutex, dir_fd=directory)
+        except OSError:
+            pass
+    return True
+
+
+def _clear_abandoned(directory: int, mutex: str) -> None:
+    """A takeover whose writer died halfway leaves its mutex: stale after L."""
+    try:
+        made = os.stat(mutex, dir_fd=directory, follow_symlinks=False).st_mtime
+        if time.time() - made > staleness_limit():
+            os.unlink(mutex, dir_fd=directory)
+    except OSError:
+        pass
+
+
+def _read(directory: int, name: str) -> tuple[bytes, float, int] | None:
+    """``(content, mtime, inode)`` of a claim, opened by name (revalidated)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _FLAGS, dir_fd=directory)
     except OSError:
         return None
     try:
-        return os.read(fd, 4096), os.fstat(fd).st_mtime
+        info = os.fstat(fd)
+        return os.read(fd, 4096), info.st_mtime, info.st_ino
+    except OSError:
+        return None
     finally:
         os.close(fd)
 
 
-def _is_alive(directory: int, generation: int, this_host: str) -> bool:
+def _token(content: bytes) -> str | None:
+    owner = content.split(b"\n", 1)[0].split()
+    return owner[2].decode("ascii", "replace") if len(owner) >= 3 else None
+
+
+def _identity(found: tuple[bytes, float, int]) -> str:
+    """The token, or the inode of a claim cut off before its content."""
+    token = _token(found[0])
+    return token if token and token.isalnum() else f"inode{found[2]}"
+
+
+def _is_alive(found: tuple[bytes, float, int], this_host: str) -> bool:
     """Rules 1 and 2 of spec 12.3, applied to the claim's own content."""
-    found = _read(directory, generation)
-    if found is None:
-        return False  # gone since it was listed: its holder released it
-    content, mtime = found
+    content, mtime, _ = found
     owner = content.split(b"\n", 1)[0].split()
     if len(owner) >= 2 and owner[1].isdigit():
         host = owner[0].decode("utf-8", "replace")
@@ -170,9 +222,8 @@ def _is_alive(directory: int, generation: int, this_host: str) -> bool:
     return time.time() - last <= staleness_limit(interval)
 
 
-def _in_use(folder: Path, directory: int, generation: int) -> ExperimentLockedException:
-    found = _read(directory, generation)
-    owner = (found[0] if found else b"").split(b"\n", 1)[0].split()
+def _in_use(folder: Path, content: bytes) -> ExperimentLockedException:
+    owner = content.split(b"\n", 1)[0].split()
     who = (
         f"process {owner[1].decode('ascii', 'replace')} on "
         f"{owner[0].decode('utf-8', 'replace')}"
@@ -181,22 +232,5 @@ def _in_use(folder: Path, directory: int, generation: int) -> ExperimentLockedEx
     )
     return ExperimentLockedException(
         f"experiment {folder.name} in {folder.parent} is being run by {who} "
-        f"(its claim {CLAIM_PREFIX}{generation} is fresh); two processes cannot "
-        f"record into one folder"
+        f"(its {CLAIM} is fresh); two processes cannot record into one folder"
     )
-
-
-def _remove_older(directory: int, generation: int) -> None:
-    with os.scandir(directory) as entries:
-        names = [entry.name for entry in entries]
-    for name in names:
-        number = name[len(CLAIM_PREFIX) :]
-        if (
-            name.startswith(CLAIM_PREFIX)
-            and number.isdigit()
-            and int(number) < generation
-        ):
-            try:
-                os.unlink(name, dir_fd=directory)
-            except OSError:
-                pass

@@ -42,7 +42,7 @@ RECORDER_FILES = frozenset(
         ".lock",
     )
 )
-CLAIM_PREFIX = ".claim-"
+CLAIM_PREFIX = ".claim"  # .claim and .claim-takeover-<token> (spec 12.4)
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
