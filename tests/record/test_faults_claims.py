@@ -89,9 +89,9 @@ def test_the_heartbeat_keeps_the_claim_fresh(shared):
         assert first[0].split()[:2] == [os.uname().nodename, str(running.pid)]
         wait_for(lambda: (folder / ".claim").read_text().splitlines()[1] != first[1])
         line = (folder / ".claim").read_text().splitlines()[1].split()
-        assert line[0] == "beat" and int(line[1]) >= 1 and line[3] == "0.1"
+        assert line[0] == "beat" and int(line[1]) >= 1 and float(line[3]) == 0.1
         heartbeat = (folder / "heartbeat").read_text().splitlines()[1].split()
-        assert heartbeat[0] == "beat" and heartbeat[3] == "0.1"
+        assert heartbeat[0] == "beat" and float(heartbeat[3]) == 0.1
         second = run(project, "train.py")
         assert second.returncode == 1
         assert "ExperimentLockedException" in second.stderr

@@ -14,6 +14,7 @@ nothing relies on a directory listing, which they cache.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from .exceptions import ExperimentLockedException, StorageError
 from .liveness import (
     DEFAULT_INTERVAL_SECONDS,
     beat_line,
+    header_line,
     parse_beat,
     pid_is_alive,
     staleness_limit,
@@ -32,6 +34,7 @@ CLAIM = ".claim"
 TAKEOVER_PREFIX = ".claim-takeover-"
 _PATIENCE_SECONDS = 10.0  # for other writers' takeovers of a stale claim
 _FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV}
 
 
 class Claim:
@@ -85,7 +88,7 @@ class Claim:
 
 def take_claim(folder: Path, host: str, pid: int, interval: float) -> Claim:
     """Claim ``folder`` for this process, or raise if a live process holds it."""
-    header = f"{host} {pid} {os.urandom(8).hex()}\n"
+    header = header_line(host, pid, os.urandom(8).hex())
     directory = open_directory(folder)
     deadline = time.monotonic() + _PATIENCE_SECONDS
     delay = 0.001
@@ -97,7 +100,7 @@ def take_claim(folder: Path, host: str, pid: int, interval: float) -> Claim:
             if found is None:
                 continue  # released since: try again
             if _is_alive(found, host):
-                raise _in_use(folder, found[0])
+                raise _in_use(folder, _owner_line(directory, found[0]))
             if not _take_over(directory, found):
                 time.sleep(delay)  # another writer is taking it over
                 delay = min(delay * 2, 0.05)
@@ -110,33 +113,54 @@ def take_claim(folder: Path, host: str, pid: int, interval: float) -> Claim:
 
 
 def _create(folder: Path, directory: int, header: str, interval: float) -> bool:
-    """Create ``.claim`` with our content; False when it exists already."""
-    try:
-        fd = os.open(
-            CLAIM,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FLAGS,
-            0o666,
-            dir_fd=directory,
-        )
-    except FileExistsError:
-        return False
+    """Create ``.claim`` with our content; False when it exists already.
+
+    The content is written to a temporary file first and linked to the name
+    (``link`` fails if it exists, atomically, on NFS and SFTP as locally):
+    the claim never exists empty, which a client caching its size would
+    keep seeing. Where hard links are not supported, ``O_EXCL`` instead.
+    """
     data = (header + beat_line("beat", 0, time.time(), interval)).encode("utf-8")
+    temporary = f".claim.tmp-{os.urandom(6).hex()}"
     try:
+        _write_new(directory, temporary, data)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            os.link(temporary, CLAIM, src_dir_fd=directory, dst_dir_fd=directory)
+        except FileExistsError:
+            return False
+        except OSError as error:
+            if error.errno not in _NO_LINKS:
+                raise
+            return _create_exclusive(directory, data)
         finally:
-            os.close(fd)
+            os.unlink(temporary, dir_fd=directory)
     except OSError as error:
-        try:
-            os.unlink(CLAIM, dir_fd=directory)
-        except OSError:
-            pass
         raise StorageError(
             error.errno or 0,
             f"cannot claim {folder}: writing {CLAIM} failed: {error.strerror or error}",
         ) from None
+    return True
+
+
+def _write_new(directory: int, name: str, data: bytes) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FLAGS
+    fd = os.open(name, flags, 0o666, dir_fd=directory)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        os.close(fd)
+        os.unlink(name, dir_fd=directory)
+        raise
+    os.close(fd)
+
+
+def _create_exclusive(directory: int, data: bytes) -> bool:
+    try:
+        _write_new(directory, CLAIM, data)
+    except FileExistsError:
+        return False
     return True
 
 
@@ -220,6 +244,18 @@ def _is_alive(found: tuple[bytes, float, int], this_host: str) -> bool:
         (beat.time, beat.interval) if beat else (mtime, DEFAULT_INTERVAL_SECONDS)
     )
     return time.time() - last <= staleness_limit(interval)
+
+
+def _owner_line(directory: int, content: bytes) -> bytes:
+    """The claim's content, waiting a moment for a claim just created to get
+    it, so the error can name its holder."""
+    for _ in range(20):
+        if b"\n" in content:
+            return content
+        time.sleep(0.01)
+        found = _read(directory, CLAIM)
+        content = found[0] if found else b""
+    return content
 
 
 def _in_use(folder: Path, content: bytes) -> ExperimentLockedException:

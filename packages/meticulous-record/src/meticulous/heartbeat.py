@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_text_atomic
-from .liveness import BEATING, DEFAULT_INTERVAL_SECONDS, ENDED, beat_line
+from .liveness import (
+    BEATING,
+    DEFAULT_INTERVAL_SECONDS,
+    ENDED,
+    beat_line,
+    header_line,
+)
 from .safepaths import open_file
 
 INTERVAL_SECONDS = DEFAULT_INTERVAL_SECONDS
@@ -32,7 +38,7 @@ class Heartbeat:
         self.path = folder / "heartbeat"
         self.interval = claim.interval if claim is not None else INTERVAL_SECONDS
         self._claim = claim
-        self._header = f"{host} {pid}\n"
+        self._header = header_line(host, pid)
         self._counter = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -28,6 +28,7 @@ __all__ = [
     "Beat",
     "beat_line",
     "death_of",
+    "header_line",
     "heartbeat_interval",
     "parse_beat",
     "pid_is_alive",
@@ -43,6 +44,7 @@ INTERVAL_VARIABLE = "METICULOUS_HEARTBEAT_SECONDS"
 BEATING = "beat"
 ENDED = "dead"
 MAX_BEAT_FILE_BYTES = 4096
+HEADER_WIDTH = 100  # bytes of the first line, newline included
 
 
 class Beat(NamedTuple):
@@ -80,9 +82,19 @@ def heartbeat_interval(environ: Mapping[str, str]) -> float:
     return value
 
 
+def header_line(*fields: object) -> str:
+    """The first line of a heartbeat or claim, padded with spaces to
+    ``HEADER_WIDTH`` bytes: every such file then has the same size, so a
+    client that caches a file's size (sshfs, NFS) never cuts a newer one
+    short (spec 2.7)."""
+    text = " ".join(str(field) for field in fields)
+    padding = HEADER_WIDTH - 1 - len(text.encode("utf-8"))
+    return text + " " * max(0, padding) + "\n"
+
+
 def beat_line(state: str, counter: int, time: float, interval: float) -> str:
-    """The second line of a heartbeat or claim, the same width for a whole run."""
-    return f"{state} {counter:012d} {time:014.3f} {interval:g}\n"
+    """The second line of a heartbeat or claim, always ``BEAT_WIDTH`` bytes."""
+    return f"{state} {counter:012d} {time:014.3f} {interval:010.3f}\n"
 
 
 def parse_beat(content: bytes) -> Beat | None:
