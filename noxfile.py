@@ -31,6 +31,7 @@ SUITES = {
     "read": [f"{READ}[test]"],
     "roundtrip": [f"{RECORD}[test]", f"{READ}[test]"],
     "slurm": [f"{RECORD}[test]", f"{SLURM}[test]"],
+    "sharedfs": [f"{RECORD}[test]", f"{READ}[test]"],  # on sshfs mounts, as root
 }
 
 
@@ -60,6 +61,8 @@ def tests(session: nox.Session, suite: str) -> None:
     session.install(*SUITES[suite])
     if suite == "slurm":
         _ensure_slurm_cluster(session)
+    if suite == "sharedfs" and os.geteuid() == 0:  # idempotent: sshd + 2 sshfs mounts
+        session.run("bash", str(ROOT / ".ci" / "sharedfs" / "setup.sh"), external=True)
     workers = "auto" if suite != "slurm" else "2"
     session.run(
         "pytest",

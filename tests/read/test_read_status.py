@@ -62,7 +62,9 @@ def test_dead_pid_on_another_host_is_not_checked(tmp_path):
 
 
 def test_stale_heartbeat_on_any_host_is_dead(tmp_path):
-    write_experiment(tmp_path, 1, status="RUNNING", host="elsewhere", heartbeat_age=61)
+    write_experiment(
+        tmp_path, 1, status="RUNNING", host="elsewhere", heartbeat_age=71
+    )  # > L(5) = 70 s
     experiment = read(tmp_path)[1]
     assert experiment.status == "DEAD"
     assert "heartbeat" in experiment.status_message

@@ -3,7 +3,9 @@
 A process killed by SIGKILL, an out-of-memory kill or a node that lost power
 never writes its terminal word, so STATUS keeps saying RUNNING forever. A
 reader therefore checks that a RUNNING experiment is still alive: on the same
-host by its pid, on any host by the age of its heartbeat.
+host by its pid, on any host by its heartbeat's content (``liveness``, spec
+12.3). A folder whose start was cut off before STATUS is judged by its age
+(spec 12.5).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import socket
 from datetime import datetime, timedelta, timezone
 
 from .folder import Snapshot, spec_version
+from .liveness import describe_moment, heartbeat_death, pid_is_alive, staleness_limit
 
 SUPPORTED_SPEC_VERSION = 1
-HEARTBEAT_LIMIT_SECONDS = 60.0
+HEARTBEAT_LIMIT_SECONDS = staleness_limit()  # for the default 5 s beat
 
 RUNNING = "RUNNING"
 DEAD = "DEAD"
@@ -24,25 +27,6 @@ UNSUPPORTED = "UNSUPPORTED"
 DERIVED_WORDS = (DEAD, BROKEN, UNSUPPORTED)
 DEATH_PREFIX = "STATUS says RUNNING but "
 _UTC = timezone(timedelta(0))  # datetime.UTC needs Python 3.11
-
-
-def pid_is_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host.
-
-    Only asked on POSIX, where signal 0 probes without touching the process
-    (on Windows os.kill would terminate it).
-    """
-    if os.name != "posix":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    except OSError:
-        return True
-    return True
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -59,16 +43,6 @@ def parse_timestamp(value: object) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_UTC)
     return moment
-
-
-def describe_moment(epoch_seconds: float) -> str:
-    """An absolute UTC time, not an age ("for 5 min").
-
-    A message that names an age changes every minute while nothing on disk
-    does, which would make every cached listing holding a dead run stale.
-    """
-    moment = datetime.fromtimestamp(epoch_seconds, tz=_UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def death_of(
@@ -104,18 +78,32 @@ def process_death(
     """None while the process of ``folder`` (a run's or a rank's) looks alive."""
     if host == this_host and type(pid) is int and pid > 0 and not pid_is_alive(pid):
         return f"process {pid} on {host} is gone"
-    try:
-        beat = os.stat(os.path.join(folder, "heartbeat")).st_mtime
-    except OSError:
-        beat = None
-    if beat is not None:
-        if now - beat > HEARTBEAT_LIMIT_SECONDS:
-            return f"no heartbeat since {describe_moment(beat)}"
-        return None
     started = parse_timestamp(timestamp)
-    if started is not None and now - started.timestamp() > HEARTBEAT_LIMIT_SECONDS:
-        return f"no heartbeat file, started {describe_moment(started.timestamp())}"
-    return None
+    return heartbeat_death(
+        os.path.join(folder, "heartbeat"),
+        started.timestamp() if started is not None else None,
+        now,
+    )
+
+
+def never_started(folder: str, now: float) -> str | None:
+    """Why a folder without STATUS, metadata.json and args.json counts as a
+    start that failed, or None while it may still be being created (12.5)."""
+    if any(
+        os.path.lexists(os.path.join(folder, name))
+        for name in ("STATUS", "metadata.json", "args.json")
+    ):
+        return None
+    try:
+        made = os.lstat(folder).st_mtime
+    except OSError:
+        return None
+    if now - made <= staleness_limit():
+        return None
+    return (
+        f"its run never started: the folder was last changed at "
+        f"{describe_moment(made)} and has no STATUS, metadata.json or args.json"
+    )
 
 
 def running_inputs(snapshot: Snapshot) -> tuple | None:
@@ -142,6 +130,10 @@ def derive_status(
             f"{SUPPORTED_SPEC_VERSION}{said}"
         )
     problems = snapshot["problems"]
+    if problems and not word and snapshot["metadata"] is None:
+        failed = never_started(folder, now)
+        if failed is not None:
+            return DEAD, failed
     if problems:
         said = f"; STATUS says {word}" if word else ""
         return BROKEN, "; ".join(problems) + said

@@ -15,6 +15,8 @@ from .exceptions import (
     MismatchedArgsException,
     MismatchedCommitException,
     NotAGitRepositoryError,
+    StorageError,
+    UnsafePathError,
     UnserialisableValueError,
 )
 from .experiment import Experiment
@@ -36,6 +38,8 @@ __all__ = [
     "MismatchedCommitException",
     "NotAGitRepositoryError",
     "RankJoinError",
+    "StorageError",
+    "UnsafePathError",
     "UnserialisableValueError",
     "reserve_experiment",
     "reserve_experiments",

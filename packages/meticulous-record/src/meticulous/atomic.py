@@ -7,15 +7,23 @@ the old content or the new one, never a truncation. The temporary name
 starts with ``.`` so readers skip it; it is created with ``O_EXCL`` and the
 default permissions (0o666 minus the umask), so files stay readable by a
 research group exactly as if ``open(path, "w")`` had made them.
+
+Both the temporary file and the rename work from a descriptor of the
+folder opened without following a link (spec 12.1): ``O_EXCL`` never
+follows a planted link, and the rename replaces a link rather than writing
+through it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any, Union
 
+from .exceptions import StorageError
 from .jsonable import dumps_document
+from .safepaths import open_directory
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -28,20 +36,32 @@ def write_bytes_atomic(path: PathLike, data: bytes, *, sync: bool = True) -> Non
     the replace stays atomic either way.
     """
     target = Path(path)
-    fd, temporary = _create_temporary(target)
+    folder = open_directory(target.parent)
     try:
+        temporary = _create_temporary(folder, target.name)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if sync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, target)
-    except BaseException:
-        _remove_quietly(temporary)
-        raise
+            _write_all(temporary[0], data, sync)
+            os.replace(temporary[1], target.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException as error:
+            _remove_quietly(folder, temporary[1])
+            if isinstance(error, OSError):
+                failure = disk_full_error(f"writing {target}", error)
+                if failure is not error:
+                    raise failure from None
+            raise
+    finally:
+        os.close(folder)
+
+
+def _write_all(fd: int, data: bytes, sync: bool) -> None:
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(path: PathLike, text: str) -> None:
@@ -58,18 +78,29 @@ def write_json_atomic(path: PathLike, obj: Any) -> None:
     write_bytes_atomic(path, dumps_document(obj).encode("utf-8"))
 
 
-def _create_temporary(target: Path) -> tuple[int, str]:
+FULL_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def disk_full_error(what: str, error: OSError) -> OSError:
+    """``error`` as a StorageError saying ``what`` failed, when the disk is
+    full (spec 12.2); any other error unchanged."""
+    if error.errno not in FULL_DISK_ERRORS:
+        return error
+    return StorageError(error.errno, f"{what}: {error.strerror or error}")
+
+
+def _create_temporary(folder: int, name: str) -> tuple[int, str]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
-        name = target.parent / f".{target.name}.tmp-{os.urandom(6).hex()}"
+        temporary = f".{name}.tmp-{os.urandom(6).hex()}"
         try:
-            return os.open(name, flags, 0o666), str(name)
+            return os.open(temporary, flags, 0o666, dir_fd=folder), temporary
         except FileExistsError:
             continue
 
 
-def _remove_quietly(name: str) -> None:
+def _remove_quietly(folder: int, name: str) -> None:
     try:
-        os.unlink(name)
+        os.unlink(name, dir_fd=folder)
     except FileNotFoundError:
         pass

@@ -65,12 +65,27 @@ class DescriptorTee:
         self._tee: Any = None
 
     def start(self) -> None:
-        import subprocess
+        from .safepaths import open_file
 
         flush_python_streams()
-        # Created here rather than by tee, which starts asynchronously: the
-        # file exists as soon as the experiment is running.
-        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666))
+        # Opened here, never through a link (spec 12.1), and handed to tee as
+        # /dev/fd/N: tee opening the path itself would follow a planted link.
+        # Created here too, as the file must exist once the run is running.
+        output = open_file(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        if output <= 2:  # fd 1 or 2 was closed: keep them so for the checks below
+            import fcntl
+
+            moved = fcntl.fcntl(output, fcntl.F_DUPFD_CLOEXEC, 3)
+            os.close(output)
+            output = moved
+        try:
+            self._start_tee(output)
+        finally:
+            os.close(output)
+
+    def _start_tee(self, output: int) -> None:
+        import subprocess
+
         try:
             self._saved = os.dup(self.fd)
         except OSError:  # started with the descriptor closed (cmd >&-): no output
@@ -87,12 +102,13 @@ class DescriptorTee:
                     "-c",
                     _TEE_SCRIPT.format(options=options),
                     "tee",
-                    str(self.path),
+                    f"/dev/fd/{output}",
                 ],
                 stdin=read_end,
                 stdout=self._saved,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
+                pass_fds=(output,),
             )
         except BaseException:
             os.close(read_end)

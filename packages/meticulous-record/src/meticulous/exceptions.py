@@ -78,3 +78,16 @@ class InvalidMetricsError(MeticulousError, TypeError):
 
 class ExperimentFinishedError(MeticulousError, RuntimeError):
     """``log``, ``summary`` or ``open`` after the experiment finished."""
+
+
+class UnsafePathError(MeticulousError, OSError):
+    """A file the recorder would open is a symbolic link or not a regular file.
+
+    The recorder never follows a link planted in an experiment folder (spec
+    12.1): it would write outside the folder, or read someone else's file.
+    """
+
+
+class StorageError(MeticulousError, OSError):
+    """The filesystem refused a write (a full disk, a quota): the error says
+    which file, and what was recorded before it is intact (spec 12.2)."""

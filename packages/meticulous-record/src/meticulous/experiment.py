@@ -262,7 +262,9 @@ class Experiment:
             )
             self._start_watching()
         except BaseException as error:
-            self._abort(error)
+            failure = self._abort(error)
+            if failure is not error:
+                raise failure from None
             raise
 
     def _write_start_files(
@@ -350,7 +352,8 @@ class Experiment:
 
         folder = self._record
         assert folder is not None
-        heartbeat = Heartbeat(folder, self._host, self._pid)
+        claim = self._lock.claim if self._lock is not None else None
+        heartbeat = Heartbeat(folder, self._host, self._pid, claim)
         heartbeat.start()
         self._stoppers.append(heartbeat.stop)
         write_status(folder, RUNNING)
@@ -363,7 +366,7 @@ class Experiment:
                 tee.start()
                 self._stoppers.append(tee.stop)
         self._metrics = MetricsLog(folder)
-        hooks = EndOfRun(self._end)
+        hooks = EndOfRun(self._end_at_exit)
         hooks.install()
         self._stoppers.append(hooks.uninstall)
         from . import forks
@@ -376,8 +379,11 @@ class Experiment:
         if self._metrics is not None:
             self._metrics.forked = True
 
-    def _abort(self, error: BaseException) -> None:
-        """Starting failed half-way: undo what started, say why in STATUS."""
+    def _abort(self, error: BaseException) -> BaseException:
+        """Starting failed half-way: undo what started, say why in STATUS.
+
+        Returns the error to raise: a full disk's, saying what was kept.
+        """
         self._finished = True
         self._stop_parts()
         if self._running:  # only replace our own RUNNING, never a recorded end
@@ -387,7 +393,9 @@ class Experiment:
                 )
             except OSError:
                 pass  # the disk refuses: the original error says why
+        created = self._lock is not None and self._lock.created and not self._running
         self._release_lock()
+        return folders.failed_start(self._folder, error, remove=created)
 
     # -- during the run --------------------------------------------------------
 
@@ -396,23 +404,24 @@ class Experiment:
     ) -> IO[Any]:
         """``open`` a file inside the experiment folder, creating subfolders.
 
-        Paths that would leave the folder (absolute, or through ``..``) are
-        refused. With ``norecord`` the path is relative to the current
+        Paths that would leave the folder (absolute, through ``..`` or a
+        symbolic link) are refused. With ``norecord`` the path is relative to the current
         directory instead.
         """
         self._require_running("open")
-        base = Path.cwd() if self._folder is None else self._folder
-        target = Path(os.path.normpath(base / os.fspath(path)))
-        if self._folder is not None and (
-            Path(path).is_absolute() or not _is_within(target, self._folder)
-        ):
-            raise InvalidExperimentError(
-                f"{os.fspath(path)!r} is outside the experiment folder {self._folder}; "
-                f"experiment.open takes a path relative to it"
-            )
-        if any(flag in mode for flag in "wax+"):
-            target.parent.mkdir(parents=True, exist_ok=True)
-        return open(target, mode, *args, **kwargs)
+        if self._folder is None:
+            target = Path(os.path.normpath(Path.cwd() / os.fspath(path)))
+            if any(flag in mode for flag in "wax+"):
+                target.parent.mkdir(parents=True, exist_ok=True)
+            return open(target, mode, *args, **kwargs)
+        from .safepaths import open_inside
+
+        fd = open_inside(self._folder, path, mode)  # no link followed (12.1)
+        try:
+            return open(fd, mode, *args, **kwargs)
+        except BaseException:
+            os.close(fd)
+            raise
 
     def summary(self, values: Mapping[str, Any]) -> None:
         """Update ``summary.json`` with ``values`` (atomically; no-op with norecord).
@@ -506,6 +515,8 @@ class Experiment:
             write_status(record, word, message)
             self._metadata.update({"end-timestamp": now(), "exit-code": exit_code})
             write_json_atomic(record / "metadata.json", self._metadata)
+        except OSError as error:
+            raise folders.failed_end(record, word, error) from None
         finally:
             if self._metrics is not None:
                 self._metrics.close()
@@ -529,6 +540,14 @@ class Experiment:
         if word == SUCCESS and failures:
             return ERROR, "\n".join(failures)
         return word, message
+
+    def _end_at_exit(self, word: str, message: str, exit_code: int) -> None:
+        """The end seen by the exit hooks: one line, no traceback, if the disk
+        refuses the last words (spec 12.2)."""
+        try:
+            self._end(word, message, exit_code)
+        except OSError as error:
+            print(f"meticulous: {error.strerror or error}", file=sys.stderr, flush=True)
 
     def _stop_parts(self) -> list[Exception]:
         """Stop hooks, capture and heartbeat, all of them even if one fails."""
@@ -577,14 +596,11 @@ def _recordable(value: dict[str, Any], name: str) -> dict[str, Any]:
 def _append_text(path: Path, text: str) -> None:
     """Add ``text`` to an output file, whole (a short write is retried)."""
     data = text.encode("utf-8", "replace")
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, 0o666)
+    from .safepaths import open_file
+
+    fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
         while data:
             data = data[os.write(fd, data) :]
     finally:
         os.close(fd)
-
-
-def _is_within(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents

@@ -3,7 +3,9 @@
 Every check reads and never writes, so a refusal (bad directory, mismatched
 args or commit, a folder in use) leaves every existing experiment byte for
 byte as it was (spec sections 3, 5 and 6). The only writes are creating a
-new folder (``mkdir``) and its ``.lock``.
+new folder (``mkdir``), its ``.lock`` and its claim (spec 12.4). An existing
+folder is checked for planted links before anything is read from it
+(spec 12.1).
 """
 
 from __future__ import annotations
@@ -13,19 +15,26 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .atomic import FULL_DISK_ERRORS, disk_full_error
+from .claim import Claim, take_claim
 from .exceptions import (
     ExperimentLockedException,
     InvalidExperimentError,
     MismatchedArgsException,
     MismatchedCommitException,
+    StorageError,
 )
 from .ids import allocate_id, is_integer_id, note_explicit_id
+from .liveness import heartbeat_interval
 from .locks import LockFile
+from .runinfo import hostname
+from .safepaths import RECORDER_FILES, check_folder, read_file
 from .status import QUEUED, read_status
 
 NEW = "new"  # the folder does not exist yet: create it
 CLAIM = "claim"  # a launcher's QUEUED reservation: start a new run in it
 RESUME = "resume"  # an experiment recorded before: continue it
+RECOVER = "recover"  # a folder whose start was cut off: start a new run in it
 
 
 def resolve_directories(
@@ -68,20 +77,20 @@ def check_experiments_directory(experiments: Path) -> None:
 def read_json_object(path: Path) -> dict[str, Any] | None:
     """The JSON object in ``path``, or None if missing, unreadable or not an object."""
     try:
-        with open(path, encoding="utf-8") as file:
-            value = json.load(file)
-    except (OSError, ValueError):
+        value = json.loads(read_file(path))
+    except (OSError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
 
 def decide(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> str:
     """NEW, CLAIM or RESUME for an explicit or reserved id; raise on mismatch."""
-    if not folder.exists():
+    if not folder.exists() and not folder.is_symlink():
         return NEW
-    if not folder.is_dir():
-        raise InvalidExperimentError(f"{folder} exists and is not an experiment folder")
+    check_folder(folder)  # a link or not a folder: an error naming it
     status = read_status(folder)
+    if status is None and never_started(folder):
+        return RECOVER  # a start killed before STATUS: record the run in it (12.5)
     if reserved and status is not None and status[0] == QUEUED:
         reservation = read_json_object(folder / "metadata.json") or {}
         wanted = reservation.get("githead-sha")
@@ -160,13 +169,14 @@ def choose_and_lock(
     resume: bool,
     args: dict[str, Any],
     sha: str,
-) -> tuple[str, Path, LockFile]:
+) -> tuple[str, Path, FolderHold]:
     """``(mode, folder, lock)``: the folder this run records into, locked.
 
     No id: with ``resume``, the latest matching experiment, else a newly
     allocated integer id. An explicit or reserved id: created if missing,
     claimed if QUEUED for us, otherwise resumed if args and commit match.
     """
+    interval = heartbeat_interval(os.environ)  # a bad override fails before mkdir
     if experiment_id is None and resume:
         experiment_id = find_matching(experiments, args, sha)
     if experiment_id is None:
@@ -177,19 +187,34 @@ def choose_and_lock(
         if mode == NEW:
             mode = _create(experiments / experiment_id, reserved, args, sha)
     folder = experiments / experiment_id
+    created = mode == NEW
     lock = LockFile(folder / ".lock")
-    if not lock.acquire(timeout=0):
-        raise ExperimentLockedException(
-            f"experiment {folder.name} in {folder.parent} is being run by another "
-            f"process (its .lock is held); two processes cannot record into one folder"
-        )
-    if mode != NEW:  # decide again under the lock: another job may have just won
-        try:
+    hold = FolderHold(lock, created)
+    try:
+        if not lock.acquire(timeout=0):
+            raise ExperimentLockedException(
+                f"experiment {folder.name} in {folder.parent} is being run by another "
+                f"process (its .lock is held); two processes cannot record into one "
+                f"folder"
+            )
+        hold.claim = take_claim(folder, hostname(), os.getpid(), interval)
+        if not created:  # decide again under lock and claim: another may have won
             mode = decide(folder, reserved, args, sha)
-        except BaseException:
-            lock.release()
-            raise
-    return mode, folder, lock
+    except BaseException as error:
+        hold.release()
+        if created:
+            remove_failed_start(folder)
+        if isinstance(error, OSError):
+            kept = "its folder was removed" if created else "the folder is unchanged"
+            failure = disk_full_error(
+                f"cannot start experiment {folder.name} in {folder.parent}, nothing "
+                f"was recorded ({kept})",
+                error,
+            )
+            if failure is not error:
+                raise failure from None
+        raise
+    return mode, folder, hold
 
 
 def _allocate(experiments: Path) -> str:
@@ -199,6 +224,15 @@ def _allocate(experiments: Path) -> str:
         raise InvalidExperimentError(
             f"experiments directory {experiments} is not writable: {error}"
         ) from None
+    except OSError as error:
+        failure = disk_full_error(
+            f"cannot start a new experiment in {experiments}: allocating its id "
+            f"failed, nothing was recorded",
+            error,
+        )
+        if failure is error:
+            raise
+        raise failure from None
 
 
 def _create(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> str:
@@ -212,5 +246,96 @@ def _create(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> str
         raise InvalidExperimentError(
             f"experiments directory {folder.parent} is not writable: {error}"
         ) from None
+    except OSError as error:
+        failure = disk_full_error(
+            f"cannot create {folder}, nothing was recorded", error
+        )
+        if failure is error:
+            raise
+        raise failure from None
     note_explicit_id(folder.parent, folder.name)
     return NEW
+
+
+class FolderHold:
+    """The folder's ``.lock`` and claim, held together and released together:
+    the claim first (after the terminal STATUS, spec 12.4), then the lock."""
+
+    def __init__(self, lock: LockFile, created: bool) -> None:
+        self.lock = lock
+        self.claim: Claim | None = None
+        self.created = created  # this process made the folder (mkdir)
+
+    def release(self) -> None:
+        if self.claim is not None:
+            self.claim.release()
+            self.claim = None
+        self.lock.release()
+
+
+def never_started(folder: Path) -> bool:
+    """A folder whose start was cut off before anything was recorded: none of
+    STATUS, metadata.json, args.json (spec 12.5)."""
+    return not any(
+        os.path.lexists(folder / name)
+        for name in ("STATUS", "metadata.json", "args.json")
+    )
+
+
+def remove_failed_start(folder: Path) -> bool:
+    """Remove a folder this process created and could not start (spec 12.2):
+    only the recorder's own files and temporary files, then the folder."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    for name in names:
+        if name in RECORDER_FILES or name.startswith("."):
+            try:
+                os.unlink(folder / name)
+            except OSError:
+                pass
+    try:
+        os.rmdir(folder)
+    except OSError:
+        return False
+    return True
+
+
+def failed_start(
+    folder: Path | None, error: BaseException, *, remove: bool
+) -> BaseException:
+    """The error a start that failed after choosing ``folder`` raises.
+
+    A folder this process created is removed (spec 12.2), so a full disk
+    leaves nothing behind; the error then says so.
+    """
+    removed = remove and folder is not None and remove_failed_start(folder)
+    if not isinstance(error, OSError) or error.errno not in FULL_DISK_ERRORS:
+        return error
+    kept = "its folder was removed" if removed else "it was left without STATUS"
+    return StorageError(
+        error.errno,
+        f"cannot start experiment {folder.name if folder else ''}: "
+        f"{_what_failed(error)}; nothing was recorded ({kept})",
+    )
+
+
+def failed_end(folder: Path, word: str, error: OSError) -> StorageError:
+    """Writing the terminal STATUS failed: mark the heartbeat ended instead,
+    so readers report DEAD at once (spec 12.2), and say it in one line."""
+    from .heartbeat import mark_ended
+
+    marked = mark_ended(folder)
+    told = "readers will report it DEAD" if marked else "it may show as RUNNING"
+    return StorageError(
+        error.errno or 0,
+        f"could not record the end ({word}) of experiment {folder.name} in "
+        f"{folder.parent}: {_what_failed(error)}; {told}",
+    )
+
+
+def _what_failed(error: OSError) -> str:
+    return (
+        str(error.strerror or error) if isinstance(error, StorageError) else str(error)
+    )

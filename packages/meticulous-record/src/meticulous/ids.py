@@ -18,6 +18,7 @@ from .exceptions import InvalidExperimentError
 from .locks import LockFile
 
 MAX_ID_LENGTH = 200
+MAX_ID_BYTES = 255  # NAME_MAX of common filesystems (spec section 1)
 META_FOLDER = ".meticulous"
 
 
@@ -45,6 +46,15 @@ def _id_problem(experiment_id: str) -> str:
         return "it is empty"
     if len(experiment_id) > MAX_ID_LENGTH:
         return f"it is longer than {MAX_ID_LENGTH} characters"
+    try:
+        size = len(experiment_id.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "it is not valid Unicode (it holds a lone surrogate)"
+    if size > MAX_ID_BYTES:
+        return (
+            f"it is {size} bytes in UTF-8, and a folder name can have at most "
+            f"{MAX_ID_BYTES} bytes"
+        )
     if "/" in experiment_id or "\\" in experiment_id:
         return "it contains a path separator"
     if any(ord(char) < 0x20 for char in experiment_id):
@@ -103,11 +113,11 @@ def allocate_ids(
                 except FileExistsError:
                     continue
                 allocated.append(str(candidate))
+            write_text_atomic(meta / "last-id", f"{candidate}\n")
         except BaseException:  # a full disk halfway: hand out none of them
             for experiment_id in allocated:
                 os.rmdir(directory / experiment_id)
             raise
-        write_text_atomic(meta / "last-id", f"{candidate}\n")
     return allocated
 
 

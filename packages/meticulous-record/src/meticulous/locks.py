@@ -23,6 +23,8 @@ import os
 import time
 from typing import Any
 
+from .safepaths import open_file
+
 _CONTENDED = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES}
 _UNSUPPORTED = {errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP}
 
@@ -73,8 +75,7 @@ class LockFile:
             import fcntl
         except ImportError:
             return self._use_filelock(blocking)
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(self.path, flags, 0o666)
+        fd = open_file(self.path, os.O_RDWR | os.O_CREAT)  # never through a link
         try:
             fcntl.flock(
                 fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB

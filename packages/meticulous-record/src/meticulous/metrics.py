@@ -6,7 +6,8 @@ cache, not a Python buffer) the moment ``log`` returns: a crash or SIGKILL
 loses no completed line, and a reader can follow the file live. There is no
 fsync per line: that would cost a disk round trip per step, and a machine
 crash is what the heartbeat and the unterminated-last-line rule are for.
-The hot path is kept to a set comparison of the names, a dict merge, one
+A write the disk cuts short is completed or cut off again (spec 12.2): a
+row is in the file whole, or ``log`` raises. The hot path is kept to a set comparison of the names, a dict merge, one
 C-encoded ``json`` call and one system call.
 """
 
@@ -19,8 +20,9 @@ from pathlib import Path
 from time import time as _now
 from typing import Any
 
-from .exceptions import InvalidMetricsError
+from .exceptions import InvalidMetricsError, StorageError
 from .jsonable import line_encoder, readable
+from .safepaths import open_file
 
 # Names already checked are remembered so a training loop logging the same
 # few names every step skips the check; the cap keeps memory bounded for a
@@ -55,7 +57,7 @@ class MetricsLog:
 
             with exclusive_lock(self.path):
                 if step is None:
-                    self._next_step = _step_after_last_line(self.path)
+                    self._next_step = _step_after_last_line(self._fd)
                 self._write_row(metrics, step)
             return
         self._write_row(metrics, step)
@@ -70,8 +72,31 @@ class MetricsLog:
             line = "".join(self._chunks(row, 0))
         except (ValueError, TypeError, RecursionError):  # NaN, odd keys, a cycle
             line = self._encode(row)
-        os.write(self._fd, (line + "\n").encode("utf-8"))
+        data = (line + "\n").encode("utf-8")
+        try:
+            written = os.write(self._fd, data)
+        except OSError as error:
+            raise _refused(self.path, step, error) from None
+        if written != len(data):
+            self._complete_line(data, written, step)
         self._next_step = step + 1
+
+    def _complete_line(self, data: bytes, written: int, step: int) -> None:
+        """Finish a short write, or cut the partial line off again (spec 12.2).
+
+        With ``O_APPEND`` the offset after a write is the end of what it
+        wrote, so the line began ``written`` bytes before it.
+        """
+        start = os.lseek(self._fd, 0, os.SEEK_CUR) - written
+        try:
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
+        except OSError as error:
+            try:
+                os.ftruncate(self._fd, start)
+            except OSError:
+                pass  # the unterminated last line is then ignored by readers
+            raise _refused(self.path, step, error) from None
 
     def close(self) -> None:
         if self._fd is not None:
@@ -89,10 +114,9 @@ class MetricsLog:
             self._known_names.update(metrics)
 
     def _open(self) -> None:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        self._fd = os.open(self.path, flags, 0o666)
+        self._fd = open_file(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         if self._next_step is None:
-            self._next_step = _step_after_last_line(self.path)
+            self._next_step = _step_after_last_line(self._fd)
 
 
 def _c_line_chunks() -> Chunks | None:
@@ -139,14 +163,21 @@ def _checked_step(step: Any) -> int:
     return step.__index__()
 
 
-def _step_after_last_line(path: Path) -> int:
+def _refused(path: Path, step: int, error: OSError) -> StorageError:
+    return StorageError(
+        error.errno or 0,
+        f"log() could not record step {step} in {path}: "
+        f"{error.strerror or error}; that row is not in the file, the earlier "
+        f"ones are intact",
+    )
+
+
+def _step_after_last_line(fd: int) -> int:
     """Where a resumed run's steps continue: one past the last logged step."""
-    size = path.stat().st_size
+    size = os.fstat(fd).st_size
     if size == 0:
         return 0
-    with open(path, "rb") as existing:
-        existing.seek(max(0, size - 65536))
-        lines = existing.read().split(b"\n")
+    lines = os.pread(fd, 65536, max(0, size - 65536)).split(b"\n")
     for line in reversed(lines[1:] if size > 65536 else lines):
         try:
             step = json.loads(line).get("_step")

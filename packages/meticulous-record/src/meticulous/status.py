@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from .atomic import write_text_atomic
+from .safepaths import read_file
 
 QUEUED = "QUEUED"
 RUNNING = "RUNNING"
@@ -30,8 +31,9 @@ def write_status(folder: str | os.PathLike[str], word: str, message: str = "") -
 def read_status(folder: str | os.PathLike[str]) -> tuple[str, str] | None:
     """``(word, message)``, or None when there is no readable STATUS."""
     try:
-        text = (Path(folder) / "STATUS").read_text(encoding="utf-8", errors="replace")
+        data = read_file(Path(folder) / "STATUS", 1 << 20)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    text = data.decode("utf-8", errors="replace")
     word, _, message = text.partition("\n")
     return word.strip(), message
