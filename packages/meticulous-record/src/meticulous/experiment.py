@@ -25,6 +25,7 @@ from .ids import validate_id
 from .jsonable import dumps_document, readable
 from .metadata import start_metadata
 from .runinfo import now
+from .savers import AddSaver
 from .status import ERROR, RUNNING, SUCCESS, write_status
 
 if TYPE_CHECKING:
@@ -273,6 +274,37 @@ class Experiment:
         if any(flag in mode for flag in "wax+"):
             target.parent.mkdir(parents=True, exist_ok=True)
         return open(target, mode, *args, **kwargs)
+
+    add_saver = AddSaver()
+
+    def save(
+        self, obj: Any, name: str | None = None, *, overwrite: bool = False
+    ) -> Path:
+        """Save ``obj`` in the experiment folder in a format chosen by its type.
+
+        Spec §13.1: ``.json`` for dicts and lists, ``.npy``, ``.png``,
+        ``.parquet``/``.csv``, ``.pt``, ``.keras``, pickle as the last resort,
+        or a saver from :meth:`add_saver`. An existing name gets the next
+        version (``model.1.pkl``) unless ``overwrite``. Returns the path.
+        """
+        from .savers import save, savers_of
+
+        return save(self._files_base(), obj, name, savers_of(self), overwrite=overwrite)
+
+    def load(self, name: str, *, allow_pickle: bool = False) -> Any:
+        """Read back the latest version of what :meth:`save` wrote as ``name``.
+
+        A pickle runs code from the file when loaded, so it is refused unless
+        ``allow_pickle=True`` says you trust the file.
+        """
+        from .savers import load, savers_of
+
+        return load(
+            self._files_base(), name, savers_of(self), allow_pickle=allow_pickle
+        )
+
+    def _files_base(self) -> Path:
+        return Path.cwd() if self._folder is None else self._folder
 
     def summary(self, values: Mapping[str, Any]) -> None:
         """Update ``summary.json`` with ``values`` (atomically; no-op with norecord).
