@@ -175,6 +175,9 @@ class Experiments:
 
         Columns ``id``, ``step``, ``time`` (UTC timestamps), ``name``, ``value``
         (float; NaN/Infinity strings converted, non-numeric values left out).
+        ``step`` is the step of the value's line: each metric's own count in
+        files written with per-metric steps (spec §14.1), the run's single
+        count in older ones, so ``(id, name, step)`` orders a curve either way.
         """
         ids: list = []
         steps: list = []

@@ -26,15 +26,17 @@ from .jsonable import line_encoder, readable
 # few names every step skips the check; the cap keeps memory bounded for a
 # loop that invents a name per step (those are checked every time).
 _MAX_KNOWN_NAMES = 1024
+_PLAIN_TYPES = frozenset((float, int, str, bool, type(None)))
 
 Chunks = Callable[[Any, int], Iterable[str]]
 
 
 class MetricsLog:
     def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.path = folder / "metrics.jsonl"
         self._fd: int | None = None
-        self._next_step: int | None = None
+        self._steps = MetricSteps()
         self._known_names: set[str] = set()
         self._encode = line_encoder()
         self._chunks = _c_line_chunks() or _chunks_of(self._encode)
@@ -50,16 +52,20 @@ class MetricsLog:
         if self._fd is None:
             self._open()
         if step is None:
-            step = self._next_step
+            step = self._steps.next_for(metrics)
         elif type(step) is not int:
             step = _checked_step(step)
+        if not _PLAIN_TYPES.issuperset(map(type, metrics.values())):
+            from .media import prepare
+
+            metrics = prepare(self.folder, metrics, step)
         row = {"_step": step, "_time": _now(), **metrics}
         try:
             line = "".join(self._chunks(row, 0))
         except (ValueError, TypeError, RecursionError):  # NaN, odd keys, a cycle
             line = self._encode(row)
         os.write(self._fd, (line + "\n").encode("utf-8"))
-        self._next_step = step + 1
+        self._steps.advance(metrics, step)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -79,8 +85,7 @@ class MetricsLog:
     def _open(self) -> None:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
         self._fd = os.open(self.path, flags, 0o666)
-        if self._next_step is None:
-            self._next_step = _step_after_last_line(self.path)
+        self._steps.replay(self.path)
 
 
 def _c_line_chunks() -> Chunks | None:
@@ -127,19 +132,55 @@ def _checked_step(step: Any) -> int:
     return step.__index__()
 
 
-def _step_after_last_line(path: Path) -> int:
-    """Where a resumed run's steps continue: one past the last logged step."""
-    size = path.stat().st_size
-    if size == 0:
-        return 0
-    with open(path, "rb") as existing:
-        existing.seek(max(0, size - 65536))
-        lines = existing.read().split(b"\n")
-    for line in reversed(lines[1:] if size > 65536 else lines):
-        try:
-            step = json.loads(line).get("_step")
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(step, int):
-            return step + 1
-    return 0
+class MetricSteps:
+    """One step counter per metric name (spec §14.1).
+
+    A training loop logs the same names line after line; for such a line
+    the step is the previous one plus one, found by comparing the names
+    with the previous line's, without touching the per-name counters. They
+    are brought up to date only when the names change.
+    """
+
+    def __init__(self) -> None:
+        self._next: dict[str, int] = {}
+        self._last_names: set[str] = set()
+        self._last_step = -1
+
+    def next_for(self, metrics: Mapping[str, Any]) -> int:
+        if metrics.keys() == self._last_names and metrics:
+            return self._last_step + 1
+        self._flush()
+        if not metrics:
+            return max([*self._next.values(), self._last_step + 1])
+        get = self._next.get
+        return max(get(name, 0) for name in metrics)
+
+    def advance(self, metrics: Mapping[str, Any], step: int) -> None:
+        if metrics.keys() != self._last_names:
+            self._flush()
+            self._last_names = set(metrics)
+        self._last_step = step
+
+    def _flush(self) -> None:
+        following = self._last_step + 1
+        for name in self._last_names:
+            self._next[name] = following
+
+    def replay(self, path: Path) -> None:
+        """Continue a resumed run's counters from every complete line (spec §14.1)."""
+        with open(path, "rb") as existing:
+            data = existing.read()
+        for line in data.split(b"\n")[
+            :-1
+        ]:  # the text after the last newline is unfinished
+            try:
+                record = json.loads(line)
+                step = record["_step"]
+            except (ValueError, TypeError, KeyError):
+                continue
+            if type(step) is not int:
+                continue
+            names = [name for name in record if not name.startswith("_")]
+            self.advance(dict.fromkeys(names), step)
+        self._flush()
+        self._last_names = set()

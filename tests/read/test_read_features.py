@@ -1,0 +1,56 @@
+"""The reader on spec/examples/features: per-metric steps, media, child runs (spec §13-14)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+from meticulous_read import Experiments, MeticulousReadWarning
+
+FEATURES = Path(__file__).parents[2] / "spec" / "examples" / "features"
+
+
+@pytest.fixture
+def features(tmp_path: Path) -> Path:
+    target = tmp_path / "features"
+    shutil.copytree(FEATURES, target)
+    return target
+
+
+@pytest.fixture
+def facts() -> dict:
+    path = FEATURES.parent / "features.expected.json"
+    return json.loads(path.read_text(encoding="utf-8"))["experiments"]
+
+
+def read_quietly(directory: Path) -> Experiments:
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore", MeticulousReadWarning
+        )  # dense_model/: helper engine
+        return Experiments(directory)
+
+
+def test_long_metrics_use_each_metrics_own_steps(features, facts):
+    long = read_quietly(features).metrics()
+    parent = long[long["id"] == "10"]
+    for name, expected_steps in facts["10"]["metric_steps"].items():
+        assert list(parent[parent["name"] == name]["step"]) == expected_steps
+    # media paths and lists are not numbers: left out of the long table
+    assert set(parent["name"]) == {"loss", "val_loss"}
+
+
+def test_steps_of_a_file_with_one_counter_per_run_read_the_same_way(examples):
+    long = read_quietly(examples).metrics()
+    first = long[long["id"] == "1"]
+    assert list(first[first["name"] == "lr"]["step"]) == [2]
+    assert list(first[first["name"] == "loss"]["step"]) == [0, 1, 2]
+
+
+def test_wide_metrics_keep_one_row_per_line(features):
+    metrics = read_quietly(features)["10"].metrics
+    assert list(metrics["_step"]) == [0, 1, 0, 2, 1, 3]
+    assert metrics["sample_png"].dropna().tolist() == ["media/sample_png_0.png"]
