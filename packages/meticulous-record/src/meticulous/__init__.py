@@ -17,6 +17,7 @@ from .exceptions import (
 )
 from .experiment import Experiment
 from .reservation import reserve_experiment, reserve_experiments
+from .running import current
 
 __version__ = "0.1.0"
 
@@ -31,6 +32,7 @@ __all__ = [
     "MismatchedCommitException",
     "NotAGitRepositoryError",
     "UnserialisableValueError",
+    "current",
     "reserve_experiment",
     "reserve_experiments",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import folders, options
+from . import folders, options, running
 from .atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from .exceptions import (
     InvalidExperimentError,
@@ -79,6 +79,7 @@ class Experiment:
         self._lock: Any = None
         self._stoppers: list[Any] = []  # what started, stopped in reverse order
         if self.norecord:
+            running.enter(self)
             return
         self._start(
             project_directory=project_directory,
@@ -181,6 +182,7 @@ class Experiment:
         except BaseException as error:
             self._abort(error)
             raise
+        running.enter(self)
 
     def _write_start_files(
         self,
@@ -357,6 +359,7 @@ class Experiment:
             self._end(*outcome_of_exception(kind, value, tb))  # type: ignore[arg-type]
 
     def _end(self, word: str, message: str, exit_code: int) -> None:
+        running.leave(self)
         if self._finished or self._folder is None:
             return
         self._finished = True
