@@ -66,11 +66,22 @@ class Experiment:
         norecord: bool = False,
         allow_dirty: bool = False,
     ) -> None:
+        settings = {
+            "project_directory": project_directory,
+            "experiments_directory": experiments_directory,
+            "experiment_id": experiment_id,
+            "description": description,
+            "resume": resume,
+            "allow_dirty": allow_dirty,
+            "norecord": norecord,
+        }
+        args, settings = options.apply_namespace(args, settings)
         self.args = _as_dict(args, "args")
         self.default_args = _as_dict(default_args, "default_args")
         self.experiment_id = None
         self.curexpdir = None
-        self.norecord = bool(norecord)
+        self.norecord = bool(settings.pop("norecord"))
+        self._settings = settings
         self._folder: Path | None = None
         self._finished = False
         self._running = False
@@ -81,14 +92,7 @@ class Experiment:
         if self.norecord:
             running.enter(self)
             return
-        self._start(
-            project_directory=project_directory,
-            experiments_directory=experiments_directory,
-            experiment_id=experiment_id,
-            description=description,
-            resume=resume,
-            allow_dirty=allow_dirty,
-        )
+        self._start(**settings)
 
     # -- argparse ------------------------------------------------------------
 
