@@ -54,3 +54,29 @@ def test_wide_metrics_keep_one_row_per_line(features):
     metrics = read_quietly(features)["10"].metrics
     assert list(metrics["_step"]) == [0, 1, 0, 2, 1, 3]
     assert metrics["sample_png"].dropna().tolist() == ["media/sample_png_0.png"]
+
+
+def test_children_and_the_parent_column(features, facts):
+    experiments = read_quietly(features)
+    frame = experiments.as_dataframe()
+    for experiment_id in ("10", "11", "10.fold0"):
+        expected = facts[experiment_id]
+        assert experiments.children(experiment_id) == sorted(
+            expected["children"], key=lambda i: (not i.isdigit(), i)
+        )
+        assert experiments[experiment_id].parent == expected["parent"]
+        value = frame.loc[experiment_id, "parent"]
+        assert (value if isinstance(value, str) else None) == expected["parent"]
+    assert "metadata.parent" not in frame.columns
+    with pytest.raises(KeyError):
+        experiments.children("nope")
+
+
+def test_children_are_found_without_the_parents_list(features):
+    import json as json_module
+
+    metadata = features / "10" / "metadata.json"
+    document = json_module.loads(metadata.read_text())
+    del document["children"]  # the parent was killed before it listed them
+    metadata.write_text(json_module.dumps(document))
+    assert read_quietly(features).children(10) == ["11", "10.fold0"]

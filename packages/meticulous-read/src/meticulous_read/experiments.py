@@ -118,6 +118,21 @@ class Experiments:
     def __repr__(self) -> str:
         return f"<Experiments {self.directory!r}: {len(self)} experiments>"
 
+    def children(self, experiment_id: str | int) -> list[str]:
+        """Ids of the child runs of ``experiment_id`` (spec §14.3), in id order.
+
+        Found by the children's ``parent`` key, so a parent killed before it
+        listed them still finds them.
+        """
+        parent = str(experiment_id)
+        if parent not in self._statuses:
+            raise KeyError(f"no experiment {parent!r} in {self.directory!r}")
+        return [
+            name
+            for name in self._ids
+            if (self._snapshots[name]["metadata"] or {}).get("parent") == parent
+        ]
+
     def deviating_args(self, ids: Sequence[str] | None = None) -> list[str]:
         """``args.*`` columns whose value differs from its default in some experiment.
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import folders, options, running
+from . import folders, names, options, running
 from .atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from .exceptions import (
     InvalidExperimentError,
@@ -65,6 +65,8 @@ class Experiment:
         resume: bool = False,
         norecord: bool = False,
         allow_dirty: bool = False,
+        name: str | None = None,
+        _parent: Experiment | None = None,
     ) -> None:
         settings = {
             "project_directory": project_directory,
@@ -74,6 +76,7 @@ class Experiment:
             "resume": resume,
             "allow_dirty": allow_dirty,
             "norecord": norecord,
+            "name": name,
         }
         args, settings = options.apply_namespace(args, settings)
         self.args = _as_dict(args, "args")
@@ -82,6 +85,9 @@ class Experiment:
         self.curexpdir = None
         self.norecord = bool(settings.pop("norecord"))
         self._settings = settings
+        self._parent = _parent
+        self._children: list[Experiment] = []
+        self._extra_metadata: dict[str, Any] = {}
         self._folder: Path | None = None
         self._finished = False
         self._running = False
@@ -126,6 +132,7 @@ class Experiment:
         description: str,
         resume: bool,
         allow_dirty: bool,
+        name: str | None,
     ) -> None:
         from .capture import require_tee
         from .gitstate import dirty_details, read_repo_state, require_clean
@@ -139,16 +146,23 @@ class Experiment:
         reservation = None
         if experiment_id is not None:
             validate_id(experiment_id)
-        else:
+        elif self._parent is None:  # a child run never takes its parent's reservation
             reservation = reservation_from_environment(os.environ)
         if reservation is not None:
             experiment_id = reservation.experiment_id
             experiments_directory = (
                 reservation.experiments_directory or experiments_directory
             )
+        elif name is not None:
+            experiments_directory = names.group_directory(experiments_directory, name)
+            self._extra_metadata["name"] = name
+        if self._parent is not None:
+            self._extra_metadata["parent"] = self._parent.experiment_id
         project, experiments = folders.resolve_directories(
             project_directory, experiments_directory
         )
+        if "name" in self._extra_metadata:
+            names.check_group(experiments)
         args_document = _recordable(self.args, "args")
         defaults_document = _recordable(self.default_args, "default_args")
         require_tee()
@@ -210,6 +224,7 @@ class Experiment:
             description=description,
             launcher=reservation.launcher if reservation is not None else None,
         )
+        metadata.update(self._extra_metadata)
         if mode != folders.RESUME:
             write_json_atomic(folder / "args.json", args_document)
             write_json_atomic(folder / "default_args.json", defaults_document)
@@ -340,6 +355,23 @@ class Experiment:
         if self._metrics is not None:
             self._metrics.append(metrics, step)
 
+    def child(
+        self,
+        args: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        *,
+        default_args: Mapping[str, Any] | None = None,
+        description: str = "",
+    ) -> Experiment:
+        """Start a child run: a sibling experiment whose metadata names this one.
+
+        Spec §14.3. ``name`` gives it the id ``<this id>.<name>``; without it
+        the next integer id. Use it as ``with experiment.child(...) as run:``.
+        """
+        from .children import start_child
+
+        return start_child(self, args, name, default_args, description)
+
     # -- the end -------------------------------------------------------------
 
     def finish(self) -> None:
@@ -366,6 +398,10 @@ class Experiment:
         running.leave(self)
         if self._finished or self._folder is None:
             return
+        if self._children:
+            from .children import end_children
+
+            end_children(self, word, message, exit_code)
         self._finished = True
         failures = self._stop_parts()
         try:

@@ -64,6 +64,15 @@ _OPTIONS: dict[str, tuple[dict[str, Any], Any]] = {
         },
         False,
     ),
+    "name": (
+        {
+            "flag": "--experiment-name",  # not --name: scripts have their own
+            "metavar": "NAME",
+            "help": "record into EXPERIMENTS_DIRECTORY/NAME/<id>/, a group of runs "
+            "with ids of their own",
+        },
+        None,
+    ),
     "allow_dirty": (
         {
             "action": "store_true",
@@ -89,7 +98,8 @@ def add_argument_group(
         "meticulous", "arguments for initializing Experiment object"
     )
     for name, (settings, default) in _OPTIONS.items():
-        flag = "--" + name.replace("_", "-")
+        settings = dict(settings)
+        flag = settings.pop("flag", "--" + name.replace("_", "-"))
         group.add_argument(
             flag, dest=PREFIX + name, default=defaults.get(name, default), **settings
         )
