@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -80,3 +81,24 @@ def test_children_are_found_without_the_parents_list(features):
     del document["children"]  # the parent was killed before it listed them
     metadata.write_text(json_module.dumps(document))
     assert read_quietly(features).children(10) == ["11", "10.fold0"]
+
+
+def test_meticulous_ml_keywords_name_the_directory(features, tmp_path, monkeypatch):
+    by_keyword = read_quietly_kwargs(experiments_directory=features)
+    assert by_keyword.ids == read_quietly(features).ids
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "experiments").symlink_to(features)
+    assert read_quietly_kwargs(project_directory=project).ids == by_keyword.ids
+    monkeypatch.chdir(tmp_path)
+    assert read_quietly_kwargs(project_directory="project").directory == os.path.join(
+        "project", "experiments"
+    )
+    with pytest.raises(TypeError, match="not both"):
+        Experiments("somewhere", experiments_directory=features)
+
+
+def read_quietly_kwargs(**kwargs) -> Experiments:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MeticulousReadWarning)
+        return Experiments(**kwargs)

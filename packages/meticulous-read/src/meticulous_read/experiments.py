@@ -18,6 +18,24 @@ from .table import build_table, flat_items, has_nested, typed_array
 from .warn import MeticulousReadWarning, name_list, warn_aggregate
 
 
+def _directory_of(
+    directory: str | os.PathLike,
+    project_directory: str | os.PathLike | None,
+    experiments_directory: str | os.PathLike | None,
+) -> str:
+    """The directory to read, from the positional or meticulous-ml's keywords."""
+    if experiments_directory is None and project_directory is None:
+        return os.fspath(directory)
+    if os.fspath(directory) != "experiments":
+        raise TypeError(
+            "give the experiments directory either as the first argument or as "
+            "experiments_directory=/project_directory=, not both"
+        )
+    if experiments_directory is not None:
+        return os.fspath(experiments_directory)
+    return os.path.join(os.fspath(project_directory), "experiments")
+
+
 def _flat(values: dict | None) -> dict:
     """Dotted names to values; the dict itself (not copied) when already flat."""
     if not values:
@@ -34,6 +52,10 @@ class Experiments:
     ``reader`` is the class each experiment is read with; its extra public
     properties become DataFrame columns. ``cache=False`` reads every folder
     instead of reusing the listing cache (which is always correct anyway).
+
+    ``experiments_directory=`` and ``project_directory=`` are meticulous-ml's
+    spelling: the experiments directory as given, or
+    ``<project_directory>/experiments``.
     """
 
     def __init__(
@@ -42,11 +64,15 @@ class Experiments:
         reader: type = ExperimentReader,
         cache: bool = True,
         *,
+        project_directory: str | os.PathLike | None = None,
+        experiments_directory: str | os.PathLike | None = None,
         _listed: tuple | None = None,
     ) -> None:
         if not (isinstance(reader, type) and issubclass(reader, ExperimentReader)):
             raise TypeError("reader must be ExperimentReader or a subclass of it")
-        self.directory = os.fspath(directory)
+        self.directory = _directory_of(
+            directory, project_directory, experiments_directory
+        )
         self.reader = reader
         self.cache = cache
         self.refresh(_stacklevel=3, _listed=_listed)

@@ -36,3 +36,12 @@ __all__ = [
     "reserve_experiment",
     "reserve_experiments",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """meticulous-ml's reader names, now in meticulous-read: say where they went."""
+    from .compat import READER_NAMES, reader_moved
+
+    if name in READER_NAMES:
+        raise reader_moved(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

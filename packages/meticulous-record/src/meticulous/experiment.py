@@ -16,10 +16,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 from . import folders, names, options, running
 from .atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
-from .exceptions import (
+from .exceptions import (  # the three meticulous-ml imported from here
+    DirtyRepoException,  # noqa: F401
     InvalidExperimentError,
     InvalidSummaryError,
     MeticulousError,
+    MismatchedArgsException,  # noqa: F401
+    MismatchedCommitException,  # noqa: F401
 )
 from .ids import validate_id
 from .jsonable import dumps_document, readable
@@ -111,15 +114,35 @@ class Experiment:
 
     @classmethod
     def from_parser(
-        cls, parser: argparse.ArgumentParser, arg_list: list[str] | None = None
+        cls,
+        parser: argparse.ArgumentParser,
+        arg_list: list[str] | None = None,
+        capture_defaults: bool = True,
+        **default_settings: Any,
     ) -> Experiment:
         """Parse ``arg_list`` (default: the command line) and start recording.
 
         The meticulous options configure the experiment and are left out of
-        the recorded args; the parser's defaults become ``default_args``.
+        the recorded args; the parser's defaults become ``default_args``
+        (unless ``capture_defaults=False``). ``default_settings`` are
+        Experiment keywords for options the parser does not have; the
+        parsed options win (meticulous-ml's signature).
         """
         args, default_args, settings = options.split_parsed(parser, arg_list)
-        return cls(args, default_args, **settings)
+        return cls(
+            args,
+            default_args if capture_defaults else None,
+            **{**default_settings, **settings},
+        )
+
+    @staticmethod
+    def extract_meticulous_args(
+        parser: argparse.ArgumentParser, arg_list: list[str] | None = None
+    ) -> dict[str, Any]:
+        """The meticulous options of a parse, as Experiment keywords (meticulous-ml's)."""
+        from .compat import extract_meticulous_args
+
+        return extract_meticulous_args(parser, arg_list)
 
     # -- starting ------------------------------------------------------------
 
@@ -374,9 +397,23 @@ class Experiment:
 
     # -- the end -------------------------------------------------------------
 
-    def finish(self) -> None:
-        """End the recording now with SUCCESS (later ends are then ignored)."""
-        self._end(SUCCESS, "", 0)
+    def finish(self, status: str = SUCCESS) -> None:
+        """End the recording now (later ends are then ignored).
+
+        ``status`` is the STATUS text, SUCCESS by default; meticulous-ml's
+        ``finish("ERROR\\n...")`` records ERROR with that message.
+        """
+        if status == SUCCESS:
+            self._end(SUCCESS, "", 0)
+        else:
+            from .compat import outcome_of_status
+
+            self._end(*outcome_of_status(status))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """What ``metadata.json`` holds (empty with norecord), as meticulous-ml had it."""
+        return dict(getattr(self, "_metadata", {}))
 
     def __enter__(self) -> Self:
         return self
