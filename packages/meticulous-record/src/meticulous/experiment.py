@@ -28,13 +28,36 @@ from .ids import validate_id
 from .jsonable import dumps_document, readable
 from .metadata import start_metadata
 from .runinfo import now
-from .savers import AddSaver
 from .status import ERROR, RUNNING, SUCCESS, write_status
 
 if TYPE_CHECKING:
     import argparse
     from types import TracebackType
     from typing import Self
+
+
+class _AddSaver:
+    """``add_saver(type, function, suffix, loader=None)`` on the class or on one run.
+
+    ``Experiment.add_saver(...)`` adds a saver for every experiment of that
+    class (and its subclasses); ``experiment.add_saver(...)`` for that run.
+    ``function(obj, path)`` writes ``obj`` to ``path`` (ending in ``suffix``);
+    ``loader(path)`` reads it back for :meth:`Experiment.load`. The savers
+    module is imported when it is first used, not with ``meticulous``.
+    """
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        target = owner if instance is None else instance
+
+        def add_saver(
+            kind: type, function: Any, suffix: str, loader: Any = None
+        ) -> None:
+            from .savers import add_saver
+
+            add_saver(target, kind, function, suffix, loader)
+
+        add_saver.__doc__ = _AddSaver.__doc__
+        return add_saver
 
 
 class Experiment:
@@ -319,7 +342,7 @@ class Experiment:
             target.parent.mkdir(parents=True, exist_ok=True)
         return open(target, mode, *args, **kwargs)
 
-    add_saver = AddSaver()
+    add_saver = _AddSaver()
 
     def save(
         self, obj: Any, name: str | None = None, *, overwrite: bool = False

@@ -39,7 +39,9 @@ class MetricsLog:
         self._steps = MetricSteps()
         self._known_names: set[str] = set()
         self._encode = line_encoder()
-        self._chunks = _c_line_chunks() or _chunks_of(self._encode)
+        self._chunks = _c_line_chunks(_readable_unless_media) or _chunks_of(
+            self._encode
+        )
 
     def append(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         if type(metrics) is not dict and not isinstance(metrics, Mapping):
@@ -51,21 +53,39 @@ class MetricsLog:
             self._check_names(metrics)
         if self._fd is None:
             self._open()
+        steps = self._steps
+        same_names = metrics.keys() == steps.last_names
         if step is None:
-            step = self._steps.next_for(metrics)
+            if same_names and metrics:  # the usual loop: no per-name bookkeeping
+                step = steps.last_step + 1
+            else:
+                step = steps.next_for(metrics)
         elif type(step) is not int:
             step = _checked_step(step)
-        if not _PLAIN_TYPES.issuperset(map(type, metrics.values())):
-            from .media import prepare
-
-            metrics = prepare(self.folder, metrics, step)
         row = {"_step": step, "_time": _now(), **metrics}
         try:
             line = "".join(self._chunks(row, 0))
-        except (ValueError, TypeError, RecursionError):  # NaN, odd keys, a cycle
-            line = self._encode(row)
+            if len(line) > _LONG_LINE:  # maybe a list over the bound (spec §13.4)
+                raise _MediaValue
+        except (_MediaValue, ValueError, TypeError, RecursionError):
+            line = self._slow_line(metrics, step, row)  # images, NaN, odd keys, a cycle
         os.write(self._fd, (line + "\n").encode("utf-8"))
-        self._steps.advance(metrics, step)
+        if same_names:
+            steps.last_step = step
+        else:
+            steps.advance(metrics, step)
+
+    def _slow_line(self, metrics: Mapping[str, Any], step: int, row: dict) -> str:
+        """The line for values the fast path does not take: media first (§13.3)."""
+        if not _PLAIN_TYPES.issuperset(map(type, metrics.values())):
+            from .media import prepare
+
+            row = {
+                "_step": step,
+                "_time": row["_time"],
+                **prepare(self.folder, metrics, step),
+            }
+        return self._encode(row)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -88,7 +108,27 @@ class MetricsLog:
         self._steps.replay(self.path)
 
 
-def _c_line_chunks() -> Chunks | None:
+class _MediaValue(Exception):
+    """Raised inside the fast encoder: this line needs the media path."""
+
+
+# The classes whose values may be images (spec §13.3), by module and name, so
+# that nothing is imported to recognise them.
+_MEDIA_CLASSES = frozenset(
+    {("numpy", "ndarray"), ("PIL.Image", "Image"), ("matplotlib.figure", "Figure")}
+)
+# Shorter than the shortest encoding of a list over the bound ("1, " per number).
+_LONG_LINE = 12000
+
+
+def _readable_unless_media(value: Any) -> Any:
+    for klass in type(value).__mro__:
+        if (klass.__module__, klass.__name__) in _MEDIA_CLASSES:
+            raise _MediaValue
+    return readable(value)
+
+
+def _c_line_chunks(default: Callable[[Any], Any]) -> Chunks | None:
     """The C encoder behind ``json.dumps``, built once instead of per call.
 
     ``JSONEncoder.encode`` builds it anew for every call, which is 40% of a
@@ -106,7 +146,7 @@ def _c_line_chunks() -> Chunks | None:
     try:
         chunks = make(
             None,
-            readable,
+            default,
             json.encoder.encode_basestring,
             None,
             ": ",
@@ -123,7 +163,12 @@ def _c_line_chunks() -> Chunks | None:
 
 
 def _chunks_of(encode: Callable[[Any], str]) -> Chunks:
-    return lambda obj, _level: (encode(obj),)
+    def chunks(row: dict, _level: int) -> Iterable[str]:
+        if not _PLAIN_TYPES.issuperset(map(type, row.values())):
+            raise _MediaValue
+        return (encode(row),)
+
+    return chunks
 
 
 def _checked_step(step: Any) -> int:
@@ -143,27 +188,27 @@ class MetricSteps:
 
     def __init__(self) -> None:
         self._next: dict[str, int] = {}
-        self._last_names: set[str] = set()
-        self._last_step = -1
+        self.last_names: set[str] = set()
+        self.last_step = -1
 
     def next_for(self, metrics: Mapping[str, Any]) -> int:
-        if metrics.keys() == self._last_names and metrics:
-            return self._last_step + 1
+        if metrics.keys() == self.last_names and metrics:
+            return self.last_step + 1
         self._flush()
         if not metrics:
-            return max([*self._next.values(), self._last_step + 1])
+            return max([*self._next.values(), self.last_step + 1])
         get = self._next.get
         return max(get(name, 0) for name in metrics)
 
     def advance(self, metrics: Mapping[str, Any], step: int) -> None:
-        if metrics.keys() != self._last_names:
+        if metrics.keys() != self.last_names:
             self._flush()
-            self._last_names = set(metrics)
-        self._last_step = step
+            self.last_names = set(metrics)
+        self.last_step = step
 
     def _flush(self) -> None:
-        following = self._last_step + 1
-        for name in self._last_names:
+        following = self.last_step + 1
+        for name in self.last_names:
             self._next[name] = following
 
     def replay(self, path: Path) -> None:
@@ -183,4 +228,4 @@ class MetricSteps:
             names = [name for name in record if not name.startswith("_")]
             self.advance(dict.fromkeys(names), step)
         self._flush()
-        self._last_names = set()
+        self.last_names = set()

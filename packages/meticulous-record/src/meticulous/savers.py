@@ -214,28 +214,22 @@ PICKLE = Saver(lambda o: True, _write_pickle, ".pkl")
 # -- Experiment.add_saver: on one experiment, or on the class ----------------
 
 
-class AddSaver:
-    """``Experiment.add_saver(type, function, suffix, loader=None)``.
+def add_saver(
+    target: Any,
+    kind: type,
+    function: Callable[[Any, Path], None],
+    suffix: str,
+    loader: Callable[[Path], Any] | None = None,
+) -> None:
+    """Add a saver to an experiment class (all its experiments) or to one experiment.
 
-    Called on the class it adds the saver for every experiment of that class
-    (and subclasses); called on an experiment, for that one only. The latest
-    added saver is tried first.
+    The latest added saver is tried first.
     """
-
-    def __get__(self, instance: Any, owner: type) -> Callable[..., None]:
-        def add_saver(
-            kind: type,
-            function: Callable[[Any, Path], None],
-            suffix: str,
-            loader: Callable[[Path], Any] | None = None,
-        ) -> None:
-            saver = _custom_saver(kind, function, suffix, loader)
-            if instance is None:
-                owner._class_savers = (saver, *getattr(owner, "_class_savers", ()))
-            else:
-                instance.__dict__.setdefault("_added_savers", []).insert(0, saver)
-
-        return add_saver
+    saver = _custom_saver(kind, function, suffix, loader)
+    if isinstance(target, type):
+        target._class_savers = (saver, *getattr(target, "_class_savers", ()))
+    else:
+        target.__dict__.setdefault("_added_savers", []).insert(0, saver)
 
 
 def _custom_saver(
