@@ -146,3 +146,18 @@ def test_a_child_never_takes_its_parents_reservation(project: Path):
     parent_id, child_id = done.stdout.split()
     assert parent_id == "7" and child_id not in ("7", "")
     assert read_json(experiments / child_id / "metadata.json")["parent"] == "7"
+
+
+def test_parent_and_children_keys_have_the_examples_types(project: Path):
+    from record_helpers import SPEC
+
+    write_script(project, "train.py", FOLDS)
+    assert run(project, "train.py").returncode == 0
+    examples = SPEC / "examples" / "features"
+    for recorded, example in (("1.fold0", "10.fold0"), ("1", "10")):
+        written = read_json(project / "experiments" / recorded / "metadata.json")
+        frozen = read_json(examples / example / "metadata.json")
+        assert set(written) == set(frozen), recorded
+        assert {k: type(v) for k, v in written.items() if v is not None} == {
+            k: type(v) for k, v in frozen.items() if v is not None
+        }

@@ -62,3 +62,16 @@ def test_an_experiment_folder_cannot_become_a_name(project: Path, monkeypatch):
     with pytest.raises(InvalidExperimentError, match="is an experiment"):
         Experiment({}, name="taken")
     assert snapshot(project / "experiments") == before
+
+
+def test_a_named_runs_metadata_has_the_examples_keys(project: Path):
+    from record_helpers import SPEC
+
+    write_script(project, "train.py", SCRIPT)
+    assert run(project, "train.py", "--experiment-name", "dense_model").returncode == 0
+    written = read_json(project / "experiments" / "dense_model" / "1" / "metadata.json")
+    frozen = read_json(
+        SPEC / "examples" / "features" / "dense_model" / "1" / "metadata.json"
+    )
+    assert set(written) == set(frozen)
+    assert written["name"] == frozen["name"] == "dense_model"
