@@ -88,12 +88,24 @@ import sys
 from meticulous import Experiment
 from meticulous.savers import UnsafeLoadError
 
+class Vocabulary:
+    def __init__(self, words):
+        self.words = words
+
+Experiment.add_saver(
+    Vocabulary,
+    lambda vocabulary, path: path.write_text("\\n".join(vocabulary.words)),
+    ".vocab",
+    loader=lambda path: Vocabulary(path.read_text().split("\\n")),
+)
 experiment = Experiment({"lr": 0.1}, experiment_id="run")
 if sys.argv[1] == "save":
     experiment.save({"epoch": 1}, "checkpoint")
     experiment.save({"epoch": 2}, "checkpoint")
     experiment.save(set([1]), "model")
+    print(experiment.save(Vocabulary(["a", "b"]), "words").name)
 else:
+    print(experiment.load("words").words)
     print(experiment.load("checkpoint")["epoch"])
     print(experiment.load("checkpoint.json")["epoch"])
     try:
@@ -108,9 +120,11 @@ def test_load_after_resume_takes_latest_version_and_refuses_pickle(project: Path
     write_script(project, "train.py", LOADING)
     first = run(project, "train.py", "save")
     assert first.returncode == 0, first.stderr
+    assert first.stdout == "words.vocab\n"
     second = run(project, "train.py", "load")
     assert second.returncode == 0, second.stderr
-    lines = second.stdout.splitlines()
+    vocabulary, *lines = second.stdout.splitlines()
+    assert vocabulary == "['a', 'b']"
     assert lines[0] == "2"
     assert lines[1] == "1"
     assert lines[2].startswith("refused: ") and "runs code" in lines[2]
