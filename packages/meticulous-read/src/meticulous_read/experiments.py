@@ -36,6 +36,15 @@ def _directory_of(
     return os.path.join(os.fspath(project_directory), "experiments")
 
 
+def _parent_of(name: str, snapshot: dict) -> str | None:
+    """A child's parent as an id of this listing: a sibling, so in the child's group."""
+    parent = (snapshot["metadata"] or {}).get("parent")
+    if not isinstance(parent, str):
+        return None
+    group = name.rpartition("/")[0]
+    return f"{group}/{parent}" if group else parent
+
+
 def _flat(values: dict | None) -> dict:
     """Dotted names to values; the dict itself (not copied) when already flat."""
     if not values:
@@ -156,7 +165,7 @@ class Experiments:
         return [
             name
             for name in self._ids
-            if (self._snapshots[name]["metadata"] or {}).get("parent") == parent
+            if _parent_of(name, self._snapshots[name]) == parent
         ]
 
     def deviating_args(self, ids: Sequence[str] | None = None) -> list[str]:
