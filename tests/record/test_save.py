@@ -225,3 +225,28 @@ def test_unpicklable_object_is_a_clear_error_and_leaves_nothing(tmp_path, monkey
     with pytest.raises(UnserialisableValueError, match="add_saver"):
         experiment.save(lambda: None, "fn")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_torch_and_keras_objects_use_their_own_savers(tmp_path: Path, monkeypatch):
+    """torch and keras are too big for the test extra: stand-ins with their class names."""
+    import types
+
+    monkeypatch.chdir(tmp_path)
+    fake_torch = types.ModuleType("torch")
+    calls = []
+    fake_torch.save = lambda obj, path: (
+        calls.append(obj),
+        Path(path).write_bytes(b"pt"),
+    )
+    fake_torch.load = lambda path, weights_only: ("loaded", weights_only)
+    monkeypatch.setitem(__import__("sys").modules, "torch", fake_torch)
+    tensor = type("Tensor", (), {"__module__": "torch"})()
+    model = type("Model", (), {"__module__": "keras.src.models.model"})()
+    model.save = lambda path: Path(path).write_bytes(b"PK")
+    experiment = Experiment({}, norecord=True)
+    assert experiment.save(tensor, "weights").name == "weights.pt"
+    assert calls == [tensor]
+    assert experiment.load("weights") == ("loaded", True)  # weights_only unless allowed
+    assert experiment.load("weights", allow_pickle=True) == ("loaded", False)
+    path = experiment.save(model, "net")
+    assert path.name == "net.keras" and path.read_bytes() == b"PK"
