@@ -161,3 +161,22 @@ def test_parent_and_children_keys_have_the_examples_types(project: Path):
         assert {k: type(v) for k, v in written.items() if v is not None} == {
             k: type(v) for k, v in frozen.items() if v is not None
         }
+
+
+CHDIR = """
+import os
+from meticulous import Experiment
+
+parent = Experiment({})
+os.chdir("/")  # the child still records from the parent's project
+with parent.child({"fold": 0}, name="moved") as run:
+    print(run.curexpdir)
+"""
+
+
+def test_a_child_uses_the_parents_project_whatever_the_cwd(project: Path):
+    write_script(project, "train.py", CHDIR)
+    done = run(project, "train.py")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(project / "experiments" / "1.moved")
+    assert status_of(project / "experiments" / "1.moved")[0] == "SUCCESS"

@@ -209,6 +209,9 @@ class Experiment:
         )
         if "name" in self._extra_metadata:
             names.check_group(experiments)
+        self._settings["project_directory"] = (
+            project  # for child runs, whatever the cwd
+        )
         args_document = _recordable(self.args, "args")
         defaults_document = _recordable(self.default_args, "default_args")
         require_tee()
