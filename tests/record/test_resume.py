@@ -101,7 +101,8 @@ def test_resume_flag_finds_the_matching_experiment_or_starts_one(trainer):
 def test_two_processes_never_run_the_same_folder(trainer):
     running = start(trainer, "train.py", "--experiment-id", "shared", "--wait")
     stdout = trainer / "experiments" / "shared" / "stdout"
-    wait_for(lambda: stdout.exists() and stdout.read_text().startswith("run in"))
+    summary = stdout.parent / "summary.json"
+    wait_for(summary.exists)  # the first run's last write before it sleeps
     before = snapshot(trainer / "experiments" / "shared")
     second = run(trainer, "train.py", "--experiment-id", "shared", "--wait")
     assert second.returncode == 1

@@ -87,6 +87,12 @@ class ExperimentReader:
         return self._record["metadata"] or {}
 
     @property
+    def parent(self) -> str | None:
+        """The parent's id when this is a child run (spec §14.3), else None."""
+        parent = self.metadata.get("parent")
+        return parent if isinstance(parent, str) else None
+
+    @property
     def summary(self) -> dict:
         return self._record["summary"] or {}
 

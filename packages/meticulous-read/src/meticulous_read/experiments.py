@@ -18,6 +18,33 @@ from .table import build_table, flat_items, has_nested, typed_array
 from .warn import MeticulousReadWarning, name_list, warn_aggregate
 
 
+def _directory_of(
+    directory: str | os.PathLike,
+    project_directory: str | os.PathLike | None,
+    experiments_directory: str | os.PathLike | None,
+) -> str:
+    """The directory to read, from the positional or meticulous-ml's keywords."""
+    if experiments_directory is None and project_directory is None:
+        return os.fspath(directory)
+    if os.fspath(directory) != "experiments":
+        raise TypeError(
+            "give the experiments directory either as the first argument or as "
+            "experiments_directory=/project_directory=, not both"
+        )
+    if experiments_directory is not None:
+        return os.fspath(experiments_directory)
+    return os.path.join(os.fspath(project_directory), "experiments")
+
+
+def _parent_of(name: str, snapshot: dict) -> str | None:
+    """A child's parent as an id of this listing: a sibling, so in the child's group."""
+    parent = (snapshot["metadata"] or {}).get("parent")
+    if not isinstance(parent, str):
+        return None
+    group = name.rpartition("/")[0]
+    return f"{group}/{parent}" if group else parent
+
+
 def _flat(values: dict | None) -> dict:
     """Dotted names to values; the dict itself (not copied) when already flat."""
     if not values:
@@ -34,6 +61,10 @@ class Experiments:
     ``reader`` is the class each experiment is read with; its extra public
     properties become DataFrame columns. ``cache=False`` reads every folder
     instead of reusing the listing cache (which is always correct anyway).
+
+    ``experiments_directory=`` and ``project_directory=`` are meticulous-ml's
+    spelling: the experiments directory as given, or
+    ``<project_directory>/experiments``.
     """
 
     def __init__(
@@ -42,11 +73,15 @@ class Experiments:
         reader: type = ExperimentReader,
         cache: bool = True,
         *,
+        project_directory: str | os.PathLike | None = None,
+        experiments_directory: str | os.PathLike | None = None,
         _listed: tuple | None = None,
     ) -> None:
         if not (isinstance(reader, type) and issubclass(reader, ExperimentReader)):
             raise TypeError("reader must be ExperimentReader or a subclass of it")
-        self.directory = os.fspath(directory)
+        self.directory = _directory_of(
+            directory, project_directory, experiments_directory
+        )
         self.reader = reader
         self.cache = cache
         self.refresh(_stacklevel=3, _listed=_listed)
@@ -118,6 +153,21 @@ class Experiments:
     def __repr__(self) -> str:
         return f"<Experiments {self.directory!r}: {len(self)} experiments>"
 
+    def children(self, experiment_id: str | int) -> list[str]:
+        """Ids of the child runs of ``experiment_id`` (spec §14.3), in id order.
+
+        Found by the children's ``parent`` key, so a parent killed before it
+        listed them still finds them.
+        """
+        parent = str(experiment_id)
+        if parent not in self._statuses:
+            raise KeyError(f"no experiment {parent!r} in {self.directory!r}")
+        return [
+            name
+            for name in self._ids
+            if _parent_of(name, self._snapshots[name]) == parent
+        ]
+
     def deviating_args(self, ids: Sequence[str] | None = None) -> list[str]:
         """``args.*`` columns whose value differs from its default in some experiment.
 
@@ -175,6 +225,9 @@ class Experiments:
 
         Columns ``id``, ``step``, ``time`` (UTC timestamps), ``name``, ``value``
         (float; NaN/Infinity strings converted, non-numeric values left out).
+        ``step`` is the step of the value's line: each metric's own count in
+        files written with per-metric steps (spec §14.1), the run's single
+        count in older ones, so ``(id, name, step)`` orders a curve either way.
         """
         ids: list = []
         steps: list = []

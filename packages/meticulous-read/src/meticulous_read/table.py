@@ -28,6 +28,7 @@ PROMOTED_METADATA = {
     "dirty": "dirty",
     "description": "description",
     "host": "host",
+    "parent": "parent",  # a child run's parent id (spec §14.3)
 }
 FIXED_COLUMNS = ("status", "status_message", "start", "end", "duration") + tuple(
     name for name in PROMOTED_METADATA.values() if name not in ("start", "end")

@@ -22,6 +22,7 @@ from .exceptions import (
 from .experiment import Experiment
 from .rendezvous import RankJoinError
 from .reservation import reserve_experiment, reserve_experiments
+from .running import current
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,16 @@ __all__ = [
     "StorageError",
     "UnsafePathError",
     "UnserialisableValueError",
+    "current",
     "reserve_experiment",
     "reserve_experiments",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """meticulous-ml's reader names, now in meticulous-read: say where they went."""
+    from .compat import READER_NAMES, reader_moved
+
+    if name in READER_NAMES:
+        raise reader_moved(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

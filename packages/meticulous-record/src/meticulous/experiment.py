@@ -14,13 +14,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import folders, options
+from . import folders, names, options, running
 from .atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
-from .exceptions import (
+from .exceptions import (  # the three meticulous-ml imported from here
+    DirtyRepoException,  # noqa: F401
     ExperimentFinishedError,
     InvalidExperimentError,
     InvalidSummaryError,
     MeticulousError,
+    MismatchedArgsException,  # noqa: F401
+    MismatchedCommitException,  # noqa: F401
 )
 from .ids import validate_id
 from .jsonable import dumps_document, readable
@@ -33,6 +36,30 @@ if TYPE_CHECKING:
     import argparse
     from types import TracebackType
     from typing import Self
+
+
+class _AddSaver:
+    """``add_saver(type, function, suffix, loader=None)`` on the class or on one run.
+
+    ``Experiment.add_saver(...)`` adds a saver for every experiment of that
+    class (and its subclasses); ``experiment.add_saver(...)`` for that run.
+    ``function(obj, path)`` writes ``obj`` to ``path`` (ending in ``suffix``);
+    ``loader(path)`` reads it back for :meth:`Experiment.load`. The savers
+    module is imported when it is first used, not with ``meticulous``.
+    """
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        target = owner if instance is None else instance
+
+        def add_saver(
+            kind: type, function: Any, suffix: str, loader: Any = None
+        ) -> None:
+            from .savers import add_saver
+
+            add_saver(target, kind, function, suffix, loader)
+
+        add_saver.__doc__ = _AddSaver.__doc__
+        return add_saver
 
 
 class Experiment:
@@ -71,12 +98,29 @@ class Experiment:
         resume: bool = False,
         norecord: bool = False,
         allow_dirty: bool = False,
+        name: str | None = None,
+        _parent: Experiment | None = None,
     ) -> None:
+        settings = {
+            "project_directory": project_directory,
+            "experiments_directory": experiments_directory,
+            "experiment_id": experiment_id,
+            "description": description,
+            "resume": resume,
+            "allow_dirty": allow_dirty,
+            "norecord": norecord,
+            "name": name,
+        }
+        args, settings = options.apply_namespace(args, settings)
         self.args = _as_dict(args, "args")
         self.default_args = _as_dict(default_args, "default_args")
         self.experiment_id = None
         self.curexpdir = None
-        self.norecord = bool(norecord)
+        self.norecord = bool(settings.pop("norecord"))
+        self._settings = settings
+        self._parent = _parent
+        self._children: list[Experiment] = []
+        self._extra_metadata: dict[str, Any] = {}
         self._folder: Path | None = None
         self._record: Path | None = None  # where this process's own files go
         self._owner_pid = os.getpid()
@@ -92,18 +136,12 @@ class Experiment:
         self._stoppers: list[Any] = []  # what started, stopped in reverse order
         if self.norecord:
             self.curexpdir = "."
+            running.enter(self)
             return
         from .ranks import detect_rank
 
         self._rank = detect_rank(os.environ)
-        self._start(
-            project_directory=project_directory,
-            experiments_directory=experiments_directory,
-            experiment_id=experiment_id,
-            description=description,
-            resume=resume,
-            allow_dirty=allow_dirty,
-        )
+        self._start(**settings)
 
     # -- argparse ------------------------------------------------------------
 
@@ -116,15 +154,35 @@ class Experiment:
 
     @classmethod
     def from_parser(
-        cls, parser: argparse.ArgumentParser, arg_list: list[str] | None = None
+        cls,
+        parser: argparse.ArgumentParser,
+        arg_list: list[str] | None = None,
+        capture_defaults: bool = True,
+        **default_settings: Any,
     ) -> Experiment:
         """Parse ``arg_list`` (default: the command line) and start recording.
 
         The meticulous options configure the experiment and are left out of
-        the recorded args; the parser's defaults become ``default_args``.
+        the recorded args; the parser's defaults become ``default_args``
+        (unless ``capture_defaults=False``). ``default_settings`` are
+        Experiment keywords for options the parser does not have; the
+        parsed options win (meticulous-ml's signature).
         """
         args, default_args, settings = options.split_parsed(parser, arg_list)
-        return cls(args, default_args, **settings)
+        return cls(
+            args,
+            default_args if capture_defaults else None,
+            **{**default_settings, **settings},
+        )
+
+    @staticmethod
+    def extract_meticulous_args(
+        parser: argparse.ArgumentParser, arg_list: list[str] | None = None
+    ) -> dict[str, Any]:
+        """The meticulous options of a parse, as Experiment keywords (meticulous-ml's)."""
+        from .compat import extract_meticulous_args
+
+        return extract_meticulous_args(parser, arg_list)
 
     # -- starting ------------------------------------------------------------
 
@@ -137,6 +195,7 @@ class Experiment:
         description: str,
         resume: bool,
         allow_dirty: bool,
+        name: str | None,
     ) -> None:
         from .reservation import reservation_from_environment
 
@@ -148,15 +207,25 @@ class Experiment:
         reservation = None
         if experiment_id is not None:
             validate_id(experiment_id)
-        else:
+        elif self._parent is None:  # a child run never takes its parent's reservation
             reservation = reservation_from_environment(os.environ)
         if reservation is not None:
             experiment_id = reservation.experiment_id
             experiments_directory = (
                 reservation.experiments_directory or experiments_directory
             )
+        elif name is not None:
+            experiments_directory = names.group_directory(experiments_directory, name)
+            self._extra_metadata["name"] = name
+        if self._parent is not None:
+            self._extra_metadata["parent"] = self._parent.experiment_id
         project, experiments = folders.resolve_directories(
             project_directory, experiments_directory
+        )
+        if "name" in self._extra_metadata:
+            names.check_group(experiments)
+        self._settings["project_directory"] = (
+            project  # for child runs, whatever the cwd
         )
         start = (project, experiments, experiment_id, description, resume)
         if not self._rank.distributed:
@@ -209,6 +278,7 @@ class Experiment:
         except BaseException as error:
             self._abort(error)
             raise
+        running.enter(self)
 
     def _start_main(
         self,
@@ -266,6 +336,7 @@ class Experiment:
             if failure is not error:
                 raise failure from None
             raise
+        running.enter(self)
 
     def _write_start_files(
         self,
@@ -296,6 +367,7 @@ class Experiment:
         metadata.update(self._start_environment())
         self._metadata = metadata
         self._record_sources(self._untracked_at_start)
+        metadata.update(self._extra_metadata)
         if mode != folders.RESUME:
             write_json_atomic(folder / "args.json", args_document)
             write_json_atomic(folder / "default_args.json", defaults_document)
@@ -423,6 +495,37 @@ class Experiment:
             os.close(fd)
             raise
 
+    add_saver = _AddSaver()
+
+    def save(
+        self, obj: Any, name: str | None = None, *, overwrite: bool = False
+    ) -> Path:
+        """Save ``obj`` in the experiment folder in a format chosen by its type.
+
+        Spec §13.1: ``.json`` for dicts and lists, ``.npy``, ``.png``,
+        ``.parquet``/``.csv``, ``.pt``, ``.keras``, pickle as the last resort,
+        or a saver from :meth:`add_saver`. An existing name gets the next
+        version (``model.1.pkl``) unless ``overwrite``. Returns the path.
+        """
+        from .savers import save, savers_of
+
+        return save(self._files_base(), obj, name, savers_of(self), overwrite=overwrite)
+
+    def load(self, name: str, *, allow_pickle: bool = False) -> Any:
+        """Read back the latest version of what :meth:`save` wrote as ``name``.
+
+        A pickle runs code from the file when loaded, so it is refused unless
+        ``allow_pickle=True`` says you trust the file.
+        """
+        from .savers import load, savers_of
+
+        return load(
+            self._files_base(), name, savers_of(self), allow_pickle=allow_pickle
+        )
+
+    def _files_base(self) -> Path:
+        return Path.cwd() if self._folder is None else self._folder
+
     def summary(self, values: Mapping[str, Any]) -> None:
         """Update ``summary.json`` with ``values`` (atomically; no-op with norecord).
 
@@ -471,11 +574,42 @@ class Experiment:
                 f"finished; its folder {self._folder} is no longer recorded into"
             )
 
+    def child(
+        self,
+        args: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        *,
+        default_args: Mapping[str, Any] | None = None,
+        description: str = "",
+    ) -> Experiment:
+        """Start a child run: a sibling experiment whose metadata names this one.
+
+        Spec §14.3. ``name`` gives it the id ``<this id>.<name>``; without it
+        the next integer id. Use it as ``with experiment.child(...) as run:``.
+        """
+        from .children import start_child
+
+        return start_child(self, args, name, default_args, description)
+
     # -- the end -------------------------------------------------------------
 
-    def finish(self) -> None:
-        """End the recording now with SUCCESS (later ends are then ignored)."""
-        self._end(SUCCESS, "", 0)
+    def finish(self, status: str = SUCCESS) -> None:
+        """End the recording now (later ends are then ignored).
+
+        ``status`` is the STATUS text, SUCCESS by default; meticulous-ml's
+        ``finish("ERROR\\n...")`` records ERROR with that message.
+        """
+        if status == SUCCESS:
+            self._end(SUCCESS, "", 0)
+        else:
+            from .compat import outcome_of_status
+
+            self._end(*outcome_of_status(status))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """What ``metadata.json`` holds (empty with norecord), as meticulous-ml had it."""
+        return dict(getattr(self, "_metadata", {}))
 
     def __enter__(self) -> Self:
         return self
@@ -499,10 +633,15 @@ class Experiment:
     def _end(
         self, word: str, message: str, exit_code: int, stderr_text: str = ""
     ) -> None:
+        running.leave(self)
         if self._finished or self._record is None:
             return
         if os.getpid() != self._owner_pid:
             return  # a forked child: the end of the run is its parent's to record
+        if self._children:
+            from .children import end_children
+
+            end_children(self, word, message, exit_code)
         self._finished = True
         failures = self._stop_parts()
         record = self._record

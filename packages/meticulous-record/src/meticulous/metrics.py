@@ -28,19 +28,23 @@ from .safepaths import open_file
 # few names every step skips the check; the cap keeps memory bounded for a
 # loop that invents a name per step (those are checked every time).
 _MAX_KNOWN_NAMES = 1024
+_PLAIN_TYPES = frozenset((float, int, str, bool, type(None)))
 
 Chunks = Callable[[Any, int], Iterable[str]]
 
 
 class MetricsLog:
     def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.path = folder / "metrics.jsonl"
         self._fd: int | None = None
-        self._next_step: int | None = None
+        self._steps = MetricSteps()
         self.forked = False  # set once this process or its parent forked (spec 2.5)
         self._known_names: set[str] = set()
         self._encode = line_encoder()
-        self._chunks = _c_line_chunks() or _chunks_of(self._encode)
+        self._chunks = _c_line_chunks(_readable_unless_media) or _chunks_of(
+            self._encode
+        )
 
     def append(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         if type(metrics) is not dict and not isinstance(metrics, Mapping):
@@ -56,22 +60,29 @@ class MetricsLog:
             from .forks import exclusive_lock
 
             with exclusive_lock(self.path):
-                if step is None:
-                    self._next_step = _step_after_last_line(self._fd)
-                self._write_row(metrics, step)
+                self._steps.catch_up(self._fd)
+                self._steps.offset += self._write_row(metrics, step)
             return
         self._write_row(metrics, step)
 
-    def _write_row(self, metrics: Mapping[str, Any], step: int | None) -> None:
+    def _write_row(self, metrics: Mapping[str, Any], step: int | None) -> int:
+        """Write one row; the number of bytes it added to the file."""
+        steps = self._steps
+        same_names = metrics.keys() == steps.last_names
         if step is None:
-            step = self._next_step
+            if same_names and metrics:  # the usual loop: no per-name bookkeeping
+                step = steps.last_step + 1
+            else:
+                step = steps.next_for(metrics)
         elif type(step) is not int:
             step = _checked_step(step)
         row = {"_step": step, "_time": _now(), **metrics}
         try:
             line = "".join(self._chunks(row, 0))
-        except (ValueError, TypeError, RecursionError):  # NaN, odd keys, a cycle
-            line = self._encode(row)
+            if len(line) > _LONG_LINE:  # maybe a list over the bound (spec §13.4)
+                raise _MediaValue
+        except (_MediaValue, ValueError, TypeError, RecursionError):
+            line = self._slow_line(metrics, step, row)  # images, NaN, odd keys, a cycle
         data = (line + "\n").encode("utf-8")
         try:
             written = os.write(self._fd, data)
@@ -79,7 +90,23 @@ class MetricsLog:
             raise _refused(self.path, step, error) from None
         if written != len(data):
             self._complete_line(data, written, step)
-        self._next_step = step + 1
+        if same_names:
+            steps.last_step = step
+        else:
+            steps.advance(metrics, step)
+        return len(data)
+
+    def _slow_line(self, metrics: Mapping[str, Any], step: int, row: dict) -> str:
+        """The line for values the fast path does not take: media first (§13.3)."""
+        if not _PLAIN_TYPES.issuperset(map(type, metrics.values())):
+            from .media import prepare
+
+            row = {
+                "_step": step,
+                "_time": row["_time"],
+                **prepare(self.folder, metrics, step),
+            }
+        return self._encode(row)
 
     def _complete_line(self, data: bytes, written: int, step: int) -> None:
         """Finish a short write, or cut the partial line off again (spec 12.2).
@@ -115,11 +142,30 @@ class MetricsLog:
 
     def _open(self) -> None:
         self._fd = open_file(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
-        if self._next_step is None:
-            self._next_step = _step_after_last_line(self._fd)
+        self._steps.catch_up(self._fd)  # a resumed run continues its counters
 
 
-def _c_line_chunks() -> Chunks | None:
+class _MediaValue(Exception):
+    """Raised inside the fast encoder: this line needs the media path."""
+
+
+# The classes whose values may be images (spec §13.3), by module and name, so
+# that nothing is imported to recognise them.
+_MEDIA_CLASSES = frozenset(
+    {("numpy", "ndarray"), ("PIL.Image", "Image"), ("matplotlib.figure", "Figure")}
+)
+# Shorter than the shortest encoding of a list over the bound ("1, " per number).
+_LONG_LINE = 12000
+
+
+def _readable_unless_media(value: Any) -> Any:
+    for klass in type(value).__mro__:
+        if (klass.__module__, klass.__name__) in _MEDIA_CLASSES:
+            raise _MediaValue
+    return readable(value)
+
+
+def _c_line_chunks(default: Callable[[Any], Any]) -> Chunks | None:
     """The C encoder behind ``json.dumps``, built once instead of per call.
 
     ``JSONEncoder.encode`` builds it anew for every call, which is 40% of a
@@ -137,7 +183,7 @@ def _c_line_chunks() -> Chunks | None:
     try:
         chunks = make(
             None,
-            readable,
+            default,
             json.encoder.encode_basestring,
             None,
             ": ",
@@ -154,7 +200,12 @@ def _c_line_chunks() -> Chunks | None:
 
 
 def _chunks_of(encode: Callable[[Any], str]) -> Chunks:
-    return lambda obj, _level: (encode(obj),)
+    def chunks(row: dict, _level: int) -> Iterable[str]:
+        if not _PLAIN_TYPES.issuperset(map(type, row.values())):
+            raise _MediaValue
+        return (encode(row),)
+
+    return chunks
 
 
 def _checked_step(step: Any) -> int:
@@ -172,17 +223,59 @@ def _refused(path: Path, step: int, error: OSError) -> StorageError:
     )
 
 
-def _step_after_last_line(fd: int) -> int:
-    """Where a resumed run's steps continue: one past the last logged step."""
-    size = os.fstat(fd).st_size
-    if size == 0:
-        return 0
-    lines = os.pread(fd, 65536, max(0, size - 65536)).split(b"\n")
-    for line in reversed(lines[1:] if size > 65536 else lines):
-        try:
-            step = json.loads(line).get("_step")
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(step, int):
-            return step + 1
-    return 0
+class MetricSteps:
+    """One step counter per metric name (spec §14.1).
+
+    A training loop logs the same names line after line; for such a line
+    the step is the previous one plus one, found by comparing the names
+    with the previous line's, without touching the per-name counters. They
+    are brought up to date only when the names change.
+    """
+
+    def __init__(self) -> None:
+        self._next: dict[str, int] = {}
+        self.last_names: set[str] = set()
+        self.last_step = -1
+        self.offset = 0  # bytes of metrics.jsonl already counted
+
+    def next_for(self, metrics: Mapping[str, Any]) -> int:
+        if metrics.keys() == self.last_names and metrics:
+            return self.last_step + 1
+        self._flush()
+        if not metrics:
+            return max([*self._next.values(), self.last_step + 1])
+        get = self._next.get
+        return max(get(name, 0) for name in metrics)
+
+    def advance(self, metrics: Mapping[str, Any], step: int) -> None:
+        if metrics.keys() != self.last_names:
+            self._flush()
+            self.last_names = set(metrics)
+        self.last_step = step
+
+    def _flush(self) -> None:
+        following = self.last_step + 1
+        for name in self.last_names:
+            self._next[name] = following
+
+    def catch_up(self, fd: int) -> None:
+        """Bring the counters up to the file's end (spec §14.1): every complete
+        line after ``offset``, whoever wrote it (a resumed run's earlier
+        lines, or a forked sibling's, spec 2.5). Reading only what is new
+        keeps a forked run's ``log`` cheap."""
+        size = os.fstat(fd).st_size
+        if size <= self.offset:
+            return
+        data = os.pread(fd, size - self.offset, self.offset)
+        complete = data.rfind(b"\n") + 1  # the text after the last newline is unfinished
+        for line in data[:complete].split(b"\n")[:-1]:
+            try:
+                record = json.loads(line)
+                step = record["_step"]
+            except (ValueError, TypeError, KeyError):
+                continue
+            if type(step) is not int:
+                continue
+            names = [name for name in record if not name.startswith("_")]
+            self.advance(dict.fromkeys(names), step)
+        self.offset += complete

@@ -8,6 +8,7 @@ argparse internals: they are left out of the recorded args and defaults.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import InvalidExperimentError
@@ -63,6 +64,15 @@ _OPTIONS: dict[str, tuple[dict[str, Any], Any]] = {
         },
         False,
     ),
+    "name": (
+        {
+            "flag": "--experiment-name",  # not --name: scripts have their own
+            "metavar": "NAME",
+            "help": "record into EXPERIMENTS_DIRECTORY/NAME/<id>/, a group of runs "
+            "with ids of their own",
+        },
+        None,
+    ),
     "allow_dirty": (
         {
             "action": "store_true",
@@ -88,7 +98,8 @@ def add_argument_group(
         "meticulous", "arguments for initializing Experiment object"
     )
     for name, (settings, default) in _OPTIONS.items():
-        flag = "--" + name.replace("_", "-")
+        settings = dict(settings)
+        flag = settings.pop("flag", "--" + name.replace("_", "-"))
         group.add_argument(
             flag, dest=PREFIX + name, default=defaults.get(name, default), **settings
         )
@@ -110,3 +121,28 @@ def split_parsed(
     }
     defaults = {name: parser.get_default(name) for name in parsed}
     return parsed, defaults, settings
+
+
+def apply_namespace(args: Any, settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``Experiment(parser.parse_args())``: take the meticulous options out of ``args``.
+
+    A Namespace from a parser with the "meticulous" group holds them as
+    ``meticulous_*`` attributes. They configure the experiment exactly as
+    with ``from_parser`` (``--norecord`` included) and are not recorded as
+    args; a keyword the caller gave explicitly (one that differs from the
+    constructor's default) wins over the namespace.
+    """
+    argparse = sys.modules.get("argparse")  # a Namespace implies it is imported
+    if argparse is None or not isinstance(args, argparse.Namespace):
+        return args, settings
+    values = dict(vars(args))
+    found = {
+        name[len(PREFIX) :]: values.pop(name)
+        for name in list(values)
+        if name.startswith(PREFIX) and name[len(PREFIX) :] in _OPTIONS
+    }
+    merged = dict(settings)
+    for name, value in found.items():
+        if name in merged and merged[name] == _OPTIONS[name][1]:
+            merged[name] = value
+    return values, merged
