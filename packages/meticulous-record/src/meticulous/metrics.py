@@ -267,7 +267,9 @@ class MetricSteps:
         if size <= self.offset:
             return
         data = os.pread(fd, size - self.offset, self.offset)
-        complete = data.rfind(b"\n") + 1  # the text after the last newline is unfinished
+        complete = (
+            data.rfind(b"\n") + 1
+        )  # the text after the last newline is unfinished
         for line in data[:complete].split(b"\n")[:-1]:
             try:
                 record = json.loads(line)
