@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shlex
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, TextIO
 from . import __version__, listing_cache
 from .errors import OutputError, UsageError
 from .ids import is_integer_id
+from .sanitize import EscapingStream, escape
 from .scan import check_directory, list_folders
 from .warn import MeticulousReadWarning
 
@@ -137,9 +139,12 @@ def _show_parser() -> argparse.ArgumentParser:
 def _diff_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meticulous diff",
-        description="Show the status, commit, args and summary values that differ.",
+        description=(
+            "Show the status, commit, args and summary values that differ"
+            " between two or more experiments."
+        ),
     )
-    parser.add_argument("targets", nargs="+", metavar="[DIR] ID1 ID2")
+    parser.add_argument("targets", nargs="+", metavar="[DIR] ID ID [ID ...]")
     parser.add_argument("--json", action="store_true", help="print JSON records")
     return parser
 
@@ -185,7 +190,42 @@ def _dir_and_ids(targets: list[str], count: int, command: str) -> tuple[str, lis
     raise UsageError(f"usage: meticulous {command} {usage}")
 
 
+def dir_and_many_ids(targets: list[str], command: str) -> tuple[str, list[str]]:
+    """``[DIR] ID ID [ID ...]``: the first word is DIR when it is a directory
+    that is not an experiment of ./experiments (two words are always ids)."""
+    if len(targets) > 2 and os.path.isdir(targets[0]):
+        default_run = os.path.join(DEFAULT_DIRECTORY, targets[0])
+        if not (os.path.isdir(DEFAULT_DIRECTORY) and os.path.isdir(default_run)):
+            return targets[0], targets[1:]
+    if len(targets) < 2:
+        raise UsageError(f"usage: meticulous {command} [DIR] ID ID [ID ...]")
+    return DEFAULT_DIRECTORY, targets
+
+
+def _experiment_folder_hint(path: str) -> str | None:
+    """What to type when ``path`` is one experiment's folder, not a directory of them."""
+    if not any(
+        os.path.isfile(os.path.join(path, name))
+        for name in ("STATUS", "metadata.json", "args.json")
+    ):
+        return None
+    absolute = os.path.abspath(path)
+    parent = os.path.dirname(absolute.rstrip(os.sep)) or os.sep
+    relative = os.path.relpath(parent)
+    parent = relative if not relative.startswith("..") else parent
+    name = os.path.basename(absolute.rstrip(os.sep))
+    return (
+        f"{path!r} is one experiment's folder, not an experiments directory:"
+        f" type 'meticulous {shlex.quote(parent)}' to list it with the others,"
+        f" or 'meticulous show {shlex.quote(parent)} {shlex.quote(name)}' to see it"
+    )
+
+
 def _reader(directory: str, experiment_id: str) -> ExperimentReader:
+    if "/" in experiment_id or os.sep in experiment_id:  # `show experiments/3`
+        hint = _experiment_folder_hint(experiment_id)
+        if hint is not None:
+            raise UsageError(hint)
     check_directory_or_usage(directory)
     folder = os.path.join(directory, experiment_id)
     if (
@@ -214,6 +254,9 @@ def check_directory_or_usage(directory: str) -> None:
         check_directory(directory)
     except (FileNotFoundError, NotADirectoryError) as error:
         raise UsageError(str(error)) from None
+    hint = _experiment_folder_hint(directory)
+    if hint is not None:
+        raise UsageError(hint)
 
 
 def show_command(argv: Sequence[str]) -> int:
@@ -221,7 +264,8 @@ def show_command(argv: Sequence[str]) -> int:
 
     options = _show_parser().parse_args(argv)
     directory, (experiment_id,) = _dir_and_ids(options.targets, 1, "show")
-    sys.stdout.write(show_text(_reader(directory, experiment_id), lines=options.lines))
+    text = show_text(_reader(directory, experiment_id), lines=options.lines)
+    sys.stdout.write(escape(text, keep="\n\t"))
     return 0
 
 
@@ -229,24 +273,29 @@ def diff_command(argv: Sequence[str]) -> int:
     from .detail import diff as diff_table
     from .export import to_json
     from .render import render
-    from .table import build_table
 
     options = _diff_parser().parse_args(argv)
-    directory, (first, second) = _dir_and_ids(options.targets, 2, "diff")
-    readers = [_reader(directory, first), _reader(directory, second)]
-    frame = build_table(
-        [first, second],
+    directory, ids = dir_and_many_ids(options.targets, "diff")
+    frame = table_of(directory, ids)
+    table = diff_table(frame, ids)
+    if options.json:
+        sys.stdout.write(to_json(table))
+    else:  # never cut: a comparison is read value by value (whole shas)
+        sys.stdout.write(render(table, width=0).text)
+    return 0
+
+
+def table_of(directory: str, ids: list[str]):  # -> pd.DataFrame
+    """The listing's DataFrame of the named experiments, each once."""
+    from .table import build_table
+
+    distinct = list(dict.fromkeys(ids))
+    readers = [_reader(directory, experiment_id) for experiment_id in distinct]
+    return build_table(
+        distinct,
         [reader._record for reader in readers],
         [reader._derived_status() for reader in readers],
     )
-    table = diff_table(frame, first, second)
-    if options.json:
-        sys.stdout.write(to_json(table))
-    else:
-        sys.stdout.write(
-            render(table, width=_width(None, sys.stdout), max_cells={"sha": 40}).text
-        )
-    return 0
 
 
 COMMANDS = {"show": show_command, "diff": diff_command}
@@ -315,6 +364,10 @@ def _replay(chunks: Sequence[tuple[int, str]]) -> None:
         target.flush()
 
 
+def _refuse(message: str) -> int:
+    raise UsageError(message)
+
+
 def _run_listing(options: argparse.Namespace, listed: tuple | None = None) -> int:
     from .listing import list_experiments
 
@@ -331,6 +384,10 @@ def list_command(argv: Sequence[str]) -> int:
     # Decided now, from the real stdout: the output depends on them.
     options.width = _width(options.width, sys.stdout)
     options.color = "always" if _colour(options.color, sys.stdout) else "never"
+    if os.path.isdir(options.directory):
+        hint = _experiment_folder_hint(options.directory)
+        if hint is not None:
+            return _guarded(lambda: _refuse(hint))
     if options.no_cache or options.export:
         return _guarded(lambda: _run_listing(options))
     try:
@@ -370,8 +427,10 @@ def list_command(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; every message on stderr passes :mod:`.sanitize` (ESC, BEL …)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = COMMANDS.get(arguments[0]) if arguments else None
-    if command is None:
-        return list_command(arguments)
-    return _guarded(lambda: command(arguments[1:]))
+    with redirect_stderr(EscapingStream(sys.stderr)):
+        if command is None:
+            return list_command(arguments)
+        return _guarded(lambda: command(arguments[1:]))

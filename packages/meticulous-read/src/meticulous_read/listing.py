@@ -31,7 +31,7 @@ def _split(value: str) -> list[str]:
 
 
 def _check_columns(frame: pd.DataFrame, names: Sequence[str], option: str) -> None:
-    known = set(map(str, frame.columns)) | {"id"}
+    known = set(map(str, frame.columns)) | {"id", str(frame.index.name)}
     unknown = [name for name in names if name not in known]
     if unknown:
         raise UsageError(
@@ -58,7 +58,7 @@ def sort_frame(frame: pd.DataFrame, by: list[str], reverse: bool) -> pd.DataFram
     if by == ["id"]:
         return frame.iloc[::-1] if reverse else frame
     _check_columns(frame, by, "--sort")
-    if "id" in by:
+    if "id" in by and frame.index.name == "id":
         raise UsageError("--sort: id can only be sorted on alone")
     return frame.sort_values(
         by, ascending=not reverse, na_position="last", kind="stable", key=_sort_key
@@ -113,8 +113,15 @@ def _hashable(column: pd.Series) -> pd.Series:
     return column
 
 
+AGGREGATED_PREFIXES = ("summary.", "metrics.")
+
+
 def group_frame(frame: pd.DataFrame, keys: list[str], shown: list[str]) -> pd.DataFrame:
-    """count per group, then mean, std and count of every numeric shown column."""
+    """count per group, then mean, std and count of each shown result column.
+
+    Only results are aggregated (summary values, metric columns): the mean
+    of a learning rate or an epoch count across a group says nothing.
+    """
     _check_columns(frame, keys, "--groupby")
     if "id" in keys:
         raise UsageError("--groupby: group by columns, not by id")
@@ -122,6 +129,7 @@ def group_frame(frame: pd.DataFrame, keys: list[str], shown: list[str]) -> pd.Da
         name
         for name in shown
         if name not in keys
+        and name.startswith(AGGREGATED_PREFIXES)
         and pd.api.types.is_numeric_dtype(frame[name])
         and not pd.api.types.is_bool_dtype(frame[name])
     ]
@@ -291,16 +299,16 @@ def list_experiments(
             frame = apply_filter(frame, options.filter)
         except FilterError as error:
             raise UsageError(str(error)) from None
+    what = "experiments"
+    if options.groupby:  # sorted by its keys or its aggregates (summary.loss.mean)
+        shown = choose_columns(frame, experiments, options.columns, options.args)
+        frame = group_frame(frame, _split(options.groupby), shown)
+        what = "groups"
     frame = sort_frame(frame, _split(options.sort or ""), options.reverse)
     if options.tail is not None:
         frame = frame.iloc[len(frame) - min(options.tail, len(frame)) :]
-    shown = choose_columns(frame, experiments, options.columns, options.args)
-    if options.groupby:
-        frame = group_frame(frame, _split(options.groupby), shown)
-        what = "groups"
-    else:
-        frame = frame[shown]
-        what = "experiments"
+    if not options.groupby:
+        frame = frame[choose_columns(frame, experiments, options.columns, options.args)]
     if len(experiments) == 0:
         print(f"meticulous: no experiments in {options.directory}", file=sys.stderr)
     elif len(frame) == 0:
