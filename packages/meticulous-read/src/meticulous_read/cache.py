@@ -34,7 +34,7 @@ import pickle
 
 from .atomic import write_bytes_atomically
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: snapshots hold tags (spec §15)
 FRESH_SECONDS = 2.0
 FILE_NAME = "listing-v1.pickle"
 

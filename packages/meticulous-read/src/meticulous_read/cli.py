@@ -4,9 +4,10 @@ Shapes::
 
     meticulous [DIR] [options]          the table (DIR defaults to ./experiments)
     meticulous show [DIR] ID            one experiment whole
-    meticulous diff [DIR] ID1 ID2       what differs between two experiments
+    meticulous diff [DIR] ID ID [ID …]  what differs between experiments
+    meticulous tag [DIR] ID key=value … [--untag KEY]   tag an experiment (§15)
 
-``show`` and ``diff`` are recognised by the first word only, so a listing of
+``show``, ``diff`` and ``tag`` are recognised by the first word only, so a listing of
 a folder literally called ``show`` is ``meticulous ./show``.
 
 Exit codes: 0 done, 2 bad input (missing directory, unknown id or column,
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shlex
 import sys
@@ -51,7 +53,8 @@ def _list_parser() -> argparse.ArgumentParser:
         prog="meticulous",
         description=(
             "List the experiments in DIR as a table. "
-            "Also: 'meticulous show [DIR] ID', 'meticulous diff [DIR] ID1 ID2'."
+            "Also: 'meticulous show [DIR] ID', 'meticulous diff [DIR] ID ID…',"
+            " 'meticulous tag [DIR] ID key=value…'."
         ),
         epilog=(
             "Columns are named status, status_message, start, end, duration, sha,"
@@ -298,7 +301,49 @@ def table_of(directory: str, ids: list[str]):  # -> pd.DataFrame
     )
 
 
-COMMANDS = {"show": show_command, "diff": diff_command}
+def _tag_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meticulous tag",
+        description=(
+            "Tag an experiment (tags.json, spec §15): values are JSON when they"
+            " parse (true, 3, 0.1, [1, 2]) and text otherwise. Tags become the"
+            " tags.<key> columns: meticulous --filter 'tags.best == True'."
+        ),
+    )
+    parser.add_argument("targets", nargs="+", metavar="[DIR] ID [key=value ...]")
+    parser.add_argument(
+        "--untag",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="remove this tag (repeatable)",
+    )
+    return parser
+
+
+def tag_command(argv: Sequence[str]) -> int:
+    from .tags import TagError, parse_assignment, update_tags
+
+    options = _tag_parser().parse_args(argv)
+    words = [word for word in options.targets if "=" not in word]
+    assignments = [word for word in options.targets if "=" in word]
+    if not assignments and not options.untag:
+        raise UsageError("nothing to do: give key=value tags or --untag KEY")
+    directory, (experiment_id,) = _dir_and_ids(words, 1, "tag")
+    reader = _reader(directory, experiment_id)
+    try:
+        values = dict(parse_assignment(word) for word in assignments)
+        tags = update_tags(reader.path, values, options.untag)
+    except TagError as error:
+        raise UsageError(str(error)) from None
+    shown = ", ".join(
+        f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in tags.items()
+    )
+    sys.stdout.write(escape(f"{experiment_id}: {shown or '(no tags)'}") + "\n")
+    return 0
+
+
+COMMANDS = {"show": show_command, "diff": diff_command, "tag": tag_command}
 
 
 def _report_warnings(caught: list[warnings.WarningMessage]) -> None:

@@ -62,6 +62,8 @@ def show(experiment: ExperimentReader, lines: int = 20) -> str:
             arg_lines.append(line)
     out += _section("args", arg_lines)
     out += _section("summary", _key_values(experiment.summary))
+    if experiment.tags:
+        out += _section("tags", _key_values(experiment.tags))
     metadata = dict(experiment.metadata)
     message = metadata.get("githead-message")
     if isinstance(message, str):

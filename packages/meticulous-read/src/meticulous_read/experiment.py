@@ -90,6 +90,11 @@ class ExperimentReader:
     def summary(self) -> dict:
         return self._record["summary"] or {}
 
+    @property
+    def tags(self) -> dict:
+        """tags.json (spec §15; {} when there are none)."""
+        return self._record.get("tags") or {}
+
     # -- status --------------------------------------------------------------------
 
     def _derived_status(self) -> tuple[str, str]:

@@ -17,7 +17,8 @@ from .ids import is_integer_id
 # The files whose presence makes a folder an experiment (spec §1).
 MARKER_FILES = ("STATUS", "metadata.json", "args.json")
 
-Snapshot = dict  # keys: word, message, metadata, args, default_args, summary, problems
+Snapshot = dict  # keys: word, message, metadata, args, default_args, summary, tags,
+# problems
 
 
 def _read_bytes(path: str) -> bytes | None:
@@ -101,6 +102,7 @@ def read_snapshot(folder: str, name: str) -> Snapshot | None:
     args = _json_object(prefix, "args.json", problems, found)
     default_args = _json_object(prefix, "default_args.json", problems, found)
     summary = _json_object(prefix, "summary.json", problems, found)
+    tags = _json_object(prefix, "tags.json", problems, [])  # spec §15
     metadata_found, args_found = found[0], found[1]
     if not (status_found or metadata_found or args_found):
         if not is_integer_id(name):
@@ -128,6 +130,7 @@ def read_snapshot(folder: str, name: str) -> Snapshot | None:
         "args": args,
         "default_args": default_args,
         "summary": summary,
+        "tags": tags,
         "problems": problems,
     }
 

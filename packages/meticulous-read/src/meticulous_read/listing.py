@@ -103,7 +103,7 @@ def choose_columns(
     elif args_mode == "none":
         arg_columns = []
     chosen += arg_columns
-    chosen += [name for name in names if name.startswith("summary.")]
+    chosen += [name for name in names if name.startswith(("summary.", "tags."))]
     return [name for name in chosen if name in names]
 
 

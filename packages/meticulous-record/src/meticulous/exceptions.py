@@ -57,3 +57,11 @@ class UnserialisableValueError(MeticulousError, ValueError):
 
 class InvalidSummaryError(MeticulousError, TypeError):
     """``summary`` or ``log`` was given something other than a dict of values."""
+
+
+class InvalidTagError(MeticulousError, ValueError):
+    """A tag name that spec §15 does not allow (empty, too long, controls)."""
+
+
+class TagsFileError(MeticulousError, OSError):
+    """tags.json could not be updated safely (a symlink, not an object)."""
