@@ -100,6 +100,11 @@ def _list_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tail", type=int, metavar="N", help="only the last N rows")
     parser.add_argument(
+        "--spark",
+        metavar="METRICS",
+        help="a sparkline column of each of these metrics (comma list: loss,acc)",
+    )
+    parser.add_argument(
         "--export",
         metavar="FILE",
         help="write the table to FILE (.csv, .json, .md, .tex, .parquet) instead",
@@ -433,7 +438,9 @@ def list_command(argv: Sequence[str]) -> int:
         hint = _experiment_folder_hint(options.directory)
         if hint is not None:
             return _guarded(lambda: _refuse(hint))
-    if options.no_cache or options.export:
+    # Sparklines read metrics.jsonl, whose appends leave the folder key as it
+    # is: such a listing is never taken from (or put into) the listing cache.
+    if options.no_cache or options.export or options.spark:
         return _guarded(lambda: _run_listing(options))
     try:
         listed = list_folders(options.directory)

@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 
 from .experiment import ExperimentReader
+from .series import curves
+from .spark import summary_line
 
 PATCH_LINES = 200
 
@@ -62,6 +64,12 @@ def show(experiment: ExperimentReader, lines: int = 20) -> str:
             arg_lines.append(line)
     out += _section("args", arg_lines)
     out += _section("summary", _key_values(experiment.summary))
+    found = curves(experiment.path)
+    if found:
+        width = min(max(len(name) for name in found), 32)
+        out += _section(
+            "metrics", [summary_line(name, c, width) for name, c in found.items()]
+        )
     if experiment.tags:
         out += _section("tags", _key_values(experiment.tags))
     metadata = dict(experiment.metadata)

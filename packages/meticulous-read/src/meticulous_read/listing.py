@@ -263,6 +263,17 @@ class Outcome:
     running: list = field(default_factory=list)
 
 
+def with_sparks(frame: pd.DataFrame, options: argparse.Namespace) -> pd.DataFrame:
+    """The ``--spark`` columns, read from the listed experiments' metrics only."""
+    from .spark import spark_columns
+
+    if options.groupby:
+        raise UsageError("--spark draws one experiment's curve: not with --groupby")
+    names = _split(options.spark)
+    columns = spark_columns([str(i) for i in frame.index], options.directory, names)
+    return frame.assign(**columns)
+
+
 def list_experiments(
     options: argparse.Namespace,
     listed: tuple | None = None,
@@ -309,6 +320,8 @@ def list_experiments(
         frame = frame.iloc[len(frame) - min(options.tail, len(frame)) :]
     if not options.groupby:
         frame = frame[choose_columns(frame, experiments, options.columns, options.args)]
+    if getattr(options, "spark", None):
+        frame = with_sparks(frame, options)
     if len(experiments) == 0:
         print(f"meticulous: no experiments in {options.directory}", file=sys.stderr)
     elif len(frame) == 0:
