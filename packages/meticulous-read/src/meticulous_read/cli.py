@@ -5,9 +5,10 @@ Shapes::
     meticulous [DIR] [options]          the table (DIR defaults to ./experiments)
     meticulous show [DIR] ID            one experiment whole
     meticulous diff [DIR] ID ID [ID …]  what differs between experiments
+    meticulous compare [DIR] ID ID [ID …]  side by side: args, results, commits
     meticulous tag [DIR] ID key=value … [--untag KEY]   tag an experiment (§15)
 
-``show``, ``diff`` and ``tag`` are recognised by the first word only, so a listing of
+``show``, ``diff``, ``compare``, ``tag`` and ``plot`` are recognised by the first word only, so a listing of
 a folder literally called ``show`` is ``meticulous ./show``.
 
 Exit codes: 0 done, 2 bad input (missing directory, unknown id or column,
@@ -54,7 +55,8 @@ def _list_parser() -> argparse.ArgumentParser:
         description=(
             "List the experiments in DIR as a table. "
             "Also: 'meticulous show [DIR] ID', 'meticulous diff [DIR] ID ID…',"
-            " 'meticulous tag [DIR] ID key=value…'."
+            " 'meticulous compare [DIR] ID ID…', 'meticulous tag [DIR] ID"
+            " key=value…', 'meticulous plot [DIR] METRIC… -o FILE'."
         ),
         epilog=(
             "Columns are named status, status_message, start, end, duration, sha,"
@@ -348,7 +350,57 @@ def tag_command(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"show": show_command, "diff": diff_command, "tag": tag_command}
+def _compare_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meticulous compare",
+        description=(
+            "Compare experiments side by side: the args that differ, summaries,"
+            " each metric's final and best value, and the commits (with the"
+            " commit messages between them when the repository is at hand and"
+            " GitPython is installed: meticulous-read[git])."
+        ),
+    )
+    parser.add_argument("targets", nargs="+", metavar="[DIR] ID ID [ID ...]")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--repo",
+        metavar="PATH",
+        help="the git repository (default: the runs' recorded cwd, then .)",
+    )
+    return parser
+
+
+def compare_command(argv: Sequence[str]) -> int:
+    from .compare import commit_lines, commits_between, compare_table
+    from .export import json_text, records
+    from .render import render
+
+    options = _compare_parser().parse_args(argv)
+    directory, ids = dir_and_many_ids(options.targets, "compare")
+    frame = table_of(directory, ids)
+    table = compare_table(frame, directory, ids)
+    cwds = list(frame["metadata.cwd"]) if "metadata.cwd" in frame.columns else []
+    commits, notes = commits_between(
+        list(zip(ids, table.loc["sha"])), options.repo, cwds
+    )
+    if options.json:
+        document = {"ids": ids, "fields": records(table), "commits": commits}
+        sys.stdout.write(json_text({**document, "notes": notes}))
+    else:
+        text = render(table, width=0).text
+        lines = commit_lines(commits, notes)
+        sys.stdout.write(
+            text + escape("\n".join(lines), keep="\n") + ("\n" if lines else "")
+        )
+    return 0
+
+
+COMMANDS = {
+    "show": show_command,
+    "diff": diff_command,
+    "compare": compare_command,
+    "tag": tag_command,
+}
 
 
 def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
