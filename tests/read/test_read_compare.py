@@ -102,7 +102,7 @@ def test_compare_json_is_typed_with_commits(project):
 
 
 def test_compare_without_a_repository_or_gitpython_says_why(project, tmp_path):
-    experiments, repo, _ = project
+    experiments, _, _ = project
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     result = meticulous(

@@ -9,6 +9,7 @@ runs' commits are listed too; without either, the comparison says why.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,7 +155,7 @@ def commits_between(
             continue
         known.append((experiment_id, sha))
     result = []
-    for (first_id, first), (second_id, second) in zip(known, known[1:]):
+    for (first_id, first), (second_id, second) in itertools.pairwise(known):
         entry: dict[str, Any] = {
             "from": {"id": first_id, "sha": first},
             "to": {"id": second_id, "sha": second},
@@ -174,8 +175,10 @@ def commit_lines(commits: list[dict], notes: list[str]) -> list[str]:
         arrow = "to" if entry["direction"] == "forward" else "back to"
         out += [
             "",
-            f"commits from {first['id']} ({first['sha'][:8]}) {arrow}"
-            f" {second['id']} ({second['sha'][:8]}):",
+            (
+                f"commits from {first['id']} ({first['sha'][:8]}) {arrow}"
+                f" {second['id']} ({second['sha'][:8]}):"
+            ),
         ]
         out += [f"  {c['sha'][:8]}  {c['message']}" for c in entry["commits"]]
         if len(entry["commits"]) == MAX_COMMITS:
