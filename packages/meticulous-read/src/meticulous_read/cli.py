@@ -7,6 +7,7 @@ Shapes::
     meticulous diff [DIR] ID ID [ID …]  what differs between experiments
     meticulous compare [DIR] ID ID [ID …]  side by side: args, results, commits
     meticulous tag [DIR] ID key=value … [--untag KEY]   tag an experiment (§15)
+    meticulous plot [DIR] METRIC … -o FILE   learning curves (meticulous-read[plot])
 
 ``show``, ``diff``, ``compare``, ``tag`` and ``plot`` are recognised by the first word only, so a listing of
 a folder literally called ``show`` is ``meticulous ./show``.
@@ -395,7 +396,143 @@ def compare_command(argv: Sequence[str]) -> int:
     return 0
 
 
+def _plot_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meticulous plot",
+        description=(
+            "Plot learning curves of the selected experiments to PNG, SVG or PDF"
+            " (needs matplotlib: pip install 'meticulous-read[plot]')."
+        ),
+        epilog=(
+            "Example: meticulous plot experiments loss --filter 'status =="
+            ' "SUCCESS"\' --by args.lr --smooth 0.6 --log -o loss.png'
+        ),
+    )
+    parser.add_argument("targets", nargs="+", metavar="[DIR] METRIC")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the plot to FILE (.png, .svg, .pdf)",
+    )
+    parser.add_argument("--filter", metavar="EXPR", help="as in the listing")
+    parser.add_argument(
+        "--ids", metavar="IDS", help="only these experiments (comma list)"
+    )
+    parser.add_argument(
+        "--by", metavar="COLUMN", help="colour the runs by this column (args.lr)"
+    )
+    parser.add_argument(
+        "--facet", action="store_true", help="one panel per value of --by instead"
+    )
+    parser.add_argument("--x", choices=("step", "time"), default="step")
+    parser.add_argument(
+        "--smooth",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="exponential smoothing weight in [0, 1), e.g. 0.6 (default: none)",
+    )
+    parser.add_argument("--log", action="store_true", help="a logarithmic y axis")
+    parser.add_argument("--no-cache", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def plot_command(argv: Sequence[str]) -> int:
+    from .plot import (
+        PlotError,
+        check_options,
+        check_output,
+        collect,
+        require_matplotlib,
+    )
+
+    options = _plot_parser().parse_args(argv)
+    words = options.targets
+    if len(words) > 1 and os.path.isdir(words[0]):
+        directory, metrics = words[0], words[1:]
+    else:
+        directory, metrics = DEFAULT_DIRECTORY, words
+    try:
+        require_matplotlib()  # before reading anything: the cheap refusal first
+        check_options(options.x, options.smooth)
+        if options.output:
+            check_output(options.output)
+        elif not (
+            os.environ.get("DISPLAY")
+            or os.environ.get("WAYLAND_DISPLAY")
+            or sys.platform == "darwin"
+        ):
+            raise PlotError(
+                "no display to show the plot on: give -o FILE (.png, .svg, .pdf)"
+            )
+        frame = _selected_frame(directory, options)
+        runs = collect(directory, frame, metrics, options.by)
+        drawing = {
+            "by": options.by,
+            "facet": options.facet,
+            "x": options.x,
+            "smooth": options.smooth,
+            "log": options.log,
+        }
+        if options.output:
+            from .plot import write_figure
+
+            try:
+                write_figure(runs, metrics, options.output, **drawing)
+            except OSError as error:
+                raise OutputError(
+                    f"cannot write {options.output!r}: {error.strerror or error}"
+                ) from None
+        else:
+            import matplotlib.pyplot as plt
+
+            from .plot import draw
+
+            draw(plt.figure(), runs, metrics, **drawing)
+            plt.show()
+    except PlotError as error:
+        raise UsageError(str(error)) from None
+    if options.output:
+        drawn = sum(1 for run in runs for name in metrics if name in run.curves)
+        print(
+            f"meticulous: wrote {drawn} curves of {len(runs)} experiments"
+            f" to {options.output}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _selected_frame(directory: str, options: argparse.Namespace):  # -> pd.DataFrame
+    """The listing's selection: --filter, then --ids."""
+    from .experiments import Experiments
+    from .query import FilterError, apply_filter
+
+    check_directory_or_usage(directory)
+    try:
+        frame = Experiments(directory, cache=not options.no_cache).as_dataframe()
+    except PermissionError as error:
+        raise UsageError(f"cannot read {directory!r}: {error.strerror}") from None
+    if options.filter:
+        try:
+            frame = apply_filter(frame, options.filter)
+        except FilterError as error:
+            raise UsageError(str(error)) from None
+    if options.ids:
+        wanted = [part.strip() for part in options.ids.split(",") if part.strip()]
+        unknown = [name for name in wanted if name not in frame.index]
+        if unknown:
+            raise UsageError(
+                f"--ids: no experiment {', '.join(unknown)} in the selection"
+            )
+        frame = frame.loc[wanted]
+    if len(frame) == 0:
+        raise UsageError("no experiment matches: nothing to plot")
+    return frame
+
+
 COMMANDS = {
+    "plot": plot_command,
     "show": show_command,
     "diff": diff_command,
     "compare": compare_command,

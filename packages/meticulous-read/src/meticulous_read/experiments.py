@@ -170,6 +170,18 @@ class Experiments:
             extra,
         )
 
+    def plot(self, *metrics: str, **options):
+        """Learning curves (needs ``meticulous-read[plot]``); see :mod:`.plot`.
+
+        ``by="args.lr"`` colours runs by an arg, ``facet=True`` gives each
+        value its own panel; ``x="time"``, ``smooth=0.6``, ``log=True``,
+        ``ids=[...]`` and ``ax=`` as in ``meticulous plot``. Returns the
+        matplotlib Axes (an array of them for several metrics or facets).
+        """
+        from .plot import plot_experiments
+
+        return plot_experiments(self, list(metrics), **options)
+
     def metrics(self) -> pd.DataFrame:
         """Every experiment's logged metrics in long format, for learning curves.
 
