@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, TextIO
 from . import __version__, listing_cache
 from .errors import OutputError, UsageError
 from .ids import is_integer_id
-from .scan import check_directory, list_folders
+from .scan import check_directory, list_folders, locate
 from .warn import MeticulousReadWarning
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def _list_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--filter",
         metavar="EXPR",
-        help="keep rows where EXPR holds (pandas query; dotted names work as they are)",
+        help="keep rows where EXPR holds (see the README: comparisons, and/or/not, in)",
     )
     parser.add_argument(
         "--sort", metavar="COLS", help="sort by these columns (comma list)"
@@ -187,21 +187,15 @@ def _dir_and_ids(targets: list[str], count: int, command: str) -> tuple[str, lis
 
 def _reader(directory: str, experiment_id: str) -> ExperimentReader:
     check_directory_or_usage(directory)
-    folder = os.path.join(directory, experiment_id)
-    if (
-        not experiment_id
-        or experiment_id.startswith(".")
-        or "/" in experiment_id
-        or os.sep in experiment_id
-        or not os.path.isdir(folder)
-    ):
+    folder = locate(directory, experiment_id)
+    if folder is None:
         raise UsageError(f"no experiment {experiment_id!r} in {directory!r}")
     from .experiment import ExperimentReader
 
-    reader = ExperimentReader(folder)
+    reader = ExperimentReader(folder, experiment_id=experiment_id)
     markers = ("STATUS", "metadata.json", "args.json")
-    if not is_integer_id(experiment_id) and not any(
-        os.path.exists(os.path.join(folder, name)) for name in markers
+    if not is_integer_id(os.path.basename(folder)) and not any(
+        os.path.lexists(os.path.join(folder, name)) for name in markers
     ):
         raise UsageError(
             f"{folder!r} is not an experiment (no STATUS, metadata.json or args.json)"
