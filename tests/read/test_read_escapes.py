@@ -111,4 +111,4 @@ def test_undecodable_folder_names_are_shown_not_fatal(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "bad\\xff" in result.stdout
     records = json.loads(meticulous(tmp_path, "--json").stdout)
-    assert records[-1]["id"] == "bad\udcff"
+    assert records[-1]["id"] == "bad\\xff"  # the id the reader gives it

@@ -36,7 +36,7 @@ from . import __version__, listing_cache
 from .errors import OutputError, UsageError
 from .ids import is_integer_id
 from .sanitize import EscapingStream, escape
-from .scan import check_directory, list_folders
+from .scan import check_directory, list_folders, locate
 from .warn import MeticulousReadWarning
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def _list_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--filter",
         metavar="EXPR",
-        help="keep rows where EXPR holds (pandas query; dotted names work as they are)",
+        help="keep rows where EXPR holds (see the README: comparisons, and/or/not, in)",
     )
     parser.add_argument(
         "--sort", metavar="COLS", help="sort by these columns (comma list)"
@@ -233,26 +233,21 @@ def _experiment_folder_hint(path: str) -> str | None:
 
 
 def _reader(directory: str, experiment_id: str) -> ExperimentReader:
-    if "/" in experiment_id or os.sep in experiment_id:  # `show experiments/3`
-        hint = _experiment_folder_hint(experiment_id)
-        if hint is not None:
-            raise UsageError(hint)
-    check_directory_or_usage(directory)
-    folder = os.path.join(directory, experiment_id)
-    if (
-        not experiment_id
-        or experiment_id.startswith(".")
-        or "/" in experiment_id
-        or os.sep in experiment_id
-        or not os.path.isdir(folder)
-    ):
+    folder = locate(directory, experiment_id) if os.path.isdir(directory) else None
+    if folder is None:
+        if "/" in experiment_id or os.sep in experiment_id:  # `show experiments/3`
+            hint = _experiment_folder_hint(experiment_id)
+            if hint is not None:
+                raise UsageError(hint)
+        check_directory_or_usage(directory)
         raise UsageError(f"no experiment {experiment_id!r} in {directory!r}")
+    check_directory_or_usage(directory)
     from .experiment import ExperimentReader
 
-    reader = ExperimentReader(folder)
+    reader = ExperimentReader(folder, experiment_id=experiment_id)
     markers = ("STATUS", "metadata.json", "args.json")
-    if not is_integer_id(experiment_id) and not any(
-        os.path.exists(os.path.join(folder, name)) for name in markers
+    if not is_integer_id(os.path.basename(folder)) and not any(
+        os.path.lexists(os.path.join(folder, name)) for name in markers
     ):
         raise UsageError(
             f"{folder!r} is not an experiment (no STATUS, metadata.json or args.json)"

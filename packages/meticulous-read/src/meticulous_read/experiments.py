@@ -67,6 +67,13 @@ class Experiments:
         }
         self._readers: dict[str, ExperimentReader] = {}  # made when first asked for
         self._snapshots = found.snapshots
+        self._paths = found.paths
+        if found.links:
+            warnings.warn(
+                f"symbolic links, not followed: {name_list(found.links)}",
+                MeticulousReadWarning,
+                stacklevel=_stacklevel,
+            )
         if found.not_experiments:
             warnings.warn(
                 f"not experiments, skipped: {name_list(found.not_experiments)}"
@@ -94,8 +101,8 @@ class Experiments:
     def _reader(self, name: str) -> ExperimentReader:
         reader = self._readers.get(name)
         if reader is None:
-            reader = self.reader(os.path.join(self.directory, name))
-            reader._preload(self._snapshots[name], self._statuses[name])
+            reader = self.reader(self._paths[name])
+            reader._preload(self._snapshots[name], self._statuses[name], name)
             self._readers[name] = reader
         return reader
 

@@ -88,13 +88,25 @@ def options_key(options: dict) -> str:
     )
 
 
-def folders_state(scanned_at: float, folders: Iterable[tuple]) -> str | None:
-    """A digest of every folder's name and key; None when one is not settled."""
+def folders_state(
+    scanned_at: float,
+    folders: Iterable[tuple],
+    groups: Iterable[tuple] = (),
+    links: Iterable[str] = (),
+) -> str | None:
+    """A digest of every folder's and group's name and key; None when one is not settled.
+
+    Groups are in it because a group folder that gains a ``STATUS`` becomes
+    an experiment; links because the listing warns about them.
+    """
     digest = hashlib.sha256()
-    for name, _, key in sorted(folders):
-        if key is None or not cache.is_settled(key, scanned_at):
-            return None
-        digest.update(f"{name}\0{key[0]}\0{key[1]}\0{key[2]}\n".encode())
+    for kind, entries in (("f", folders), ("g", groups)):
+        for name, _, key in sorted(entries):
+            if key is None or not cache.is_settled(key, scanned_at):
+                return None
+            digest.update(f"{kind}\0{name}\0{key[0]}\0{key[1]}\0{key[2]}\n".encode())
+    for name in sorted(links):
+        digest.update(f"l\0{name}\n".encode())
     return digest.hexdigest()
 
 
