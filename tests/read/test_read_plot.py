@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 
@@ -172,3 +173,31 @@ def test_without_matplotlib_the_message_names_the_extra(runs, tmp_path):
     assert result.returncode == 2
     assert "pip install 'meticulous-read[plot]'" in result.stderr
     assert not (tmp_path / "out.png").exists()
+
+
+def test_long_curves_are_drawn_decimated_with_their_extremes(tmp_path):
+    values = [1.0 + (step % 97) / 97 for step in range(10_000)]
+    values[7_777] = 5.0  # a spike must survive
+    write_experiment(tmp_path, 1, metrics=[{"loss": value} for value in values])
+    (line,) = experiments(tmp_path).plot("loss").get_lines()
+    drawn = list(line.get_ydata())
+    assert len(drawn) <= 4_000
+    assert max(drawn) == 5.0 and min(drawn) == min(values)
+    assert list(line.get_xdata()) == sorted(line.get_xdata())
+
+
+def test_curves_survive_bad_lines(tmp_path):
+    from meticulous_read.series import curves
+
+    folder = write_experiment(tmp_path, 1, metrics=[{"loss": 3.0}, {"loss": 2.0}])
+    with open(folder / "metrics.jsonl", "a") as handle:
+        handle.write('{"_step": 2, "loss": 1.0}, {"_step": 9, "loss": 9.0}\n')
+        handle.write("garbage\n")
+        handle.write('{"_step": 3, "loss": "NaN", "acc": [1]}\n')
+        handle.write('{"_step": 4, "loss": 0.5}\n')
+        handle.write('{"_step": 5, "loss": 0.')  # unterminated: a crash
+    found = curves(folder)
+    assert found["loss"].steps == [0.0, 1.0, 3.0, 4.0]
+    assert found["loss"].values[:2] == [3.0, 2.0] and found["loss"].values[3] == 0.5
+    assert math.isnan(found["loss"].values[2])
+    assert "acc" not in found  # not a number

@@ -7,11 +7,13 @@ rows where a metric is missing or not a number are left out of its curve.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
 
 from . import metrics as metrics_file
+from . import safeio
 
 
 @dataclass
@@ -26,31 +28,81 @@ class Curve:
         return [value for value in self.values if math.isfinite(value)]
 
 
+def records(folder: str | os.PathLike) -> list[dict]:
+    """metrics.jsonl's rows, parsed in one ``json.loads`` when the file is clean.
+
+    A plot of 100 runs of 10,000 steps reads a million lines; one C-level
+    parse of them as a JSON array takes a fraction of the time of a million
+    calls. Anything unusual (a bad line, a line that is not one object,
+    nesting near the reader's depth limit) falls back to the line-by-line
+    reader, which skips and counts bad lines.
+    """
+    folder = os.fspath(folder)
+    try:
+        data = safeio.read_bytes(
+            os.path.join(folder, "metrics.jsonl"), safeio.METRICS_LIMIT
+        )
+    except OSError:
+        data = None
+    if not data:
+        return metrics_file.read_records(folder)[0] if data is None else []
+    lines = [line for line in data.split(b"\n")[:-1] if line.strip()]
+    try:
+        rows = json.loads(b"[" + b",".join(lines) + b"]")
+    except (ValueError, RecursionError):
+        return metrics_file.read_records(folder)[0]
+    if len(rows) != len(lines) or not all(type(row) is dict for row in rows):
+        return metrics_file.read_records(folder)[0]
+    for row in rows:
+        for value in row.values():
+            if type(value) in (list, dict):
+                try:
+                    safeio.check_depth(value, safeio.JSON_DEPTH_LIMIT - 1)
+                except ValueError:
+                    return metrics_file.read_records(folder)[0]
+    return rows
+
+
+def _numbers(values: list) -> list[float | None]:
+    kinds = set(map(type, values))
+    if kinds <= {float, int}:  # the common case: no conversion per value
+        return values if kinds == {float} else [float(v) for v in values]
+    as_number = metrics_file.as_number
+    return [as_number(value) for value in values]
+
+
 def curves(
     folder: str | os.PathLike, names: list[str] | None = None
 ) -> dict[str, Curve]:
     """Every metric's curve (or only ``names``'), in first-logged order."""
-    records, _bad = metrics_file.read_records(os.fspath(folder))
-    wanted = set(names) if names is not None else None
+    rows = records(folder)
+    if names is None:
+        found_names: dict[str, None] = {}
+        for row in rows:
+            found_names.update(dict.fromkeys(row))
+        names = [name for name in found_names if not name.startswith("_")]
+    if not rows:
+        return {}
+    steps = [row.get("_step") for row in rows]
+    if set(map(type, steps)) == {int}:
+        xs = [float(step) for step in steps]
+    else:
+        xs = [float(s) if type(s) is int else float(i) for i, s in enumerate(steps)]
+    moments = [row.get("_time") for row in rows]
+    ts = [float(t) if type(t) in (int, float) else math.nan for t in moments]
     found: dict[str, Curve] = {}
-    as_number = metrics_file.as_number
-    for row, record in enumerate(records):
-        step = record.get("_step")
-        moment = record.get("_time")
-        x = float(step) if type(step) is int else float(row)
-        t = float(moment) if type(moment) in (int, float) else math.nan
-        for name, value in record.items():
-            if name.startswith("_") or (wanted is not None and name not in wanted):
-                continue
-            number = as_number(value)
-            if number is None:
-                continue
-            curve = found.get(name)
-            if curve is None:
-                curve = found[name] = Curve()
-            curve.steps.append(x)
-            curve.times.append(t)
-            curve.values.append(number)
+    for name in names:
+        if name.startswith("_"):
+            continue
+        values = _numbers([row.get(name) for row in rows])
+        if all(value is not None for value in values):
+            found[name] = Curve(list(xs), list(ts), values)  # type: ignore[arg-type]
+            continue
+        kept = [i for i, value in enumerate(values) if value is not None]
+        if kept:
+            found[name] = Curve(
+                [xs[i] for i in kept], [ts[i] for i in kept], [values[i] for i in kept]
+            )  # type: ignore[misc]
     return found
 
 
