@@ -92,6 +92,17 @@ def test_diff_and_errors_escape(hostile):
     assert result.returncode == 0, result.stderr
     assert_clean(result)
     assert_clean(meticulous("diff", hostile, "1", NAME, "--json"))
+    compared = meticulous("compare", hostile, "1", NAME)
+    assert compared.returncode == 0, compared.stderr
+    assert_clean(compared)
+    assert "loss\\x07" in compared.stdout
+    assert_clean(meticulous("compare", hostile, "1", NAME, "--json"))
+    spark = meticulous(hostile, "--spark", f"loss{TITLE}")
+    assert spark.returncode == 0
+    assert_clean(spark)
+    plot = meticulous("plot", hostile, f"loss{TITLE}", "-o", hostile / "x.png")
+    assert plot.returncode == 2
+    assert_clean(plot)
     missing = meticulous("show", hostile, f"nope{TITLE}")
     assert missing.returncode == 2
     assert_clean(missing)
