@@ -201,3 +201,21 @@ def test_curves_survive_bad_lines(tmp_path):
     assert found["loss"].values[:2] == [3.0, 2.0] and found["loss"].values[3] == 0.5
     assert math.isnan(found["loss"].values[2])
     assert "acc" not in found  # not a number
+
+
+def test_parallel_reading_gives_what_serial_reading_gives(tmp_path):
+    from meticulous_read.plot import PARALLEL_MIN, collect
+
+    for i in range(1, PARALLEL_MIN + 3):
+        write_experiment(
+            tmp_path,
+            i,
+            args={"lr": i % 3},
+            metrics=[{"loss": i / (s + 1)} for s in range(20)],
+        )
+    frame = experiments(tmp_path).as_dataframe()
+    serial = collect(str(tmp_path), frame, ["loss"], "args.lr", workers=1)
+    parallel = collect(str(tmp_path), frame, ["loss"], "args.lr", workers=2)
+    assert [(r.id, r.group, r.curves["loss"].values) for r in parallel] == [
+        (r.id, r.group, r.curves["loss"].values) for r in serial
+    ]

@@ -436,6 +436,7 @@ def _plot_parser() -> argparse.ArgumentParser:
 def plot_command(argv: Sequence[str]) -> int:
     from .plot import (
         PlotError,
+        available_cores,
         check_options,
         check_output,
         collect,
@@ -462,7 +463,8 @@ def plot_command(argv: Sequence[str]) -> int:
                 "no display to show the plot on: give -o FILE (.png, .svg, .pdf)"
             )
         frame = _selected_frame(directory, options)
-        runs = collect(directory, frame, metrics, options.by)
+        workers = min(available_cores(), 4)
+        runs = collect(directory, frame, metrics, options.by, workers=workers)
         drawing = {
             "by": options.by,
             "facet": options.facet,

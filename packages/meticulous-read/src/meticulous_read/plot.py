@@ -77,30 +77,66 @@ def _missing(value: Any) -> bool:
         return False
 
 
+PARALLEL_MIN = 16  # runs; below this a second process costs more than it saves
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _read_curves(folders: list[str], metrics: list[str], workers: int) -> list[dict]:
+    """Every folder's curves; parsed in ``workers`` forked processes when many.
+
+    Parsing JSON is the plot's main cost and holds the GIL, so only
+    processes help. Only the command asks for them (forking a Jupyter
+    kernel is not ours to do); any trouble starting them reads serially.
+    """
+    if workers > 1 and len(folders) >= PARALLEL_MIN:
+        try:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            context = multiprocessing.get_context("fork")
+            chunk = max(1, len(folders) // (workers * 4))
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                return list(
+                    pool.map(curves, folders, [metrics] * len(folders), chunksize=chunk)
+                )
+        except (OSError, ValueError, ImportError, RuntimeError):
+            pass
+    return [curves(folder, metrics) for folder in folders]
+
+
 def collect(
     directory: str,
     frame: pd.DataFrame,
     metrics: Sequence[str],
     by: str | None = None,
+    workers: int = 1,
 ) -> list[Run]:
     """The curves of the frame's experiments (its index), with their group."""
     if by is not None and by not in frame.columns:
         known = ", ".join(str(name) for name in frame.columns[:25])
         raise PlotError(f"--by: unknown column {by} (columns: {known})")
+    ids = [str(experiment_id) for experiment_id in frame.index]
+    folders = [os.path.join(directory, experiment_id) for experiment_id in ids]
+    read = _read_curves(folders, list(metrics), workers)
     runs = []
-    for experiment_id in frame.index:
+    for experiment_id, found in zip(ids, read):
         group = frame.at[experiment_id, by] if by is not None else None
         if isinstance(group, (list, dict)):
             group = str(group)
         elif _missing(group):
             group = None
-        found = curves(os.path.join(directory, str(experiment_id)), list(metrics))
         if found:  # a run that logged none of them takes no colour or facet
             runs.append(Run(str(experiment_id), group, found))
     missing = [name for name in metrics if not any(name in r.curves for r in runs)]
     if missing:
         raise PlotError(
-            f"no selected experiment logged {', '.join(missing)} ({len(runs)} selected)"
+            f"no selected experiment logged {', '.join(missing)} ({len(frame)} selected)"
         )
     return runs
 

@@ -18,7 +18,11 @@ from . import safeio
 
 @dataclass
 class Curve:
-    """One metric of one experiment: x values (steps, times) and y values."""
+    """One metric of one experiment: x values (steps, times) and y values.
+
+    Steps are ints, times Unix seconds (NaN where a row has none), values
+    floats (the NaN/Infinity strings converted).
+    """
 
     steps: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
@@ -84,12 +88,14 @@ def curves(
     if not rows:
         return {}
     steps = [row.get("_step") for row in rows]
-    if set(map(type, steps)) == {int}:
-        xs = [float(step) for step in steps]
-    else:
-        xs = [float(s) if type(s) is int else float(i) for i, s in enumerate(steps)]
+    if set(map(type, steps)) != {int}:  # the row number where a step is missing
+        steps = [s if type(s) is int else i for i, s in enumerate(steps)]
+    xs: list = steps  # ints are numbers enough for every use
     moments = [row.get("_time") for row in rows]
-    ts = [float(t) if type(t) in (int, float) else math.nan for t in moments]
+    if set(map(type, moments)) <= {float, int}:
+        ts: list = moments
+    else:
+        ts = [float(t) if type(t) in (int, float) else math.nan for t in moments]
     found: dict[str, Curve] = {}
     for name in names:
         if name.startswith("_"):
