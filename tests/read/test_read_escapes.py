@@ -114,7 +114,9 @@ def test_diff_and_errors_escape(hostile):
 
 def test_undecodable_folder_names_are_shown_not_fatal(tmp_path):
     write_experiment(tmp_path, 1)
-    write_experiment(tmp_path / "x", "unused")  # a parent we rename below
+    write_experiment(  # in a parent folder first, renamed below
+        tmp_path / "x", "unused", metrics=[{"loss": 2.0}, {"loss": 1.0}]
+    )
     folder = tmp_path.joinpath("x", "unused")
     target = bytes(tmp_path) + b"/bad\xff"
     folder.rename(target.decode("utf-8", "surrogateescape"))
@@ -123,3 +125,7 @@ def test_undecodable_folder_names_are_shown_not_fatal(tmp_path):
     assert "bad\\xff" in result.stdout
     records = json.loads(meticulous(tmp_path, "--json").stdout)
     assert records[-1]["id"] == "bad\\xff"  # the id the reader gives it
+    spark = meticulous(tmp_path, "--spark", "loss", "--columns", "status").stdout
+    assert spark.splitlines()[-1].split() == ["bad\\xff", "SUCCESS", "█▁"]
+    shown = meticulous("show", tmp_path, "bad\\xff")
+    assert shown.returncode == 0 and "first 2  min 1  max 2  last 1" in shown.stdout

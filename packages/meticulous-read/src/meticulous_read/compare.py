@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from .detail import _first_line, _same
-from .series import curves, lower_is_better
+from .series import curves_of, lower_is_better
 
 MAX_COMMITS = 50
 GIT_EXTRA = "meticulous-read[git]"
@@ -31,7 +31,7 @@ class Comparison:
 
 
 def _metric_rows(directory: str, ids: list[str]) -> dict[str, list[Any]]:
-    per_run = [curves(os.path.join(directory, experiment_id)) for experiment_id in ids]
+    per_run = [curves_of(directory, experiment_id) for experiment_id in ids]
     names: dict[str, None] = {}
     for found in per_run:
         names.update(dict.fromkeys(found))

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .series import Curve, curves
+from .series import Curve, curves, run_folder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,7 +87,13 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _read_curves(folders: list[str], metrics: list[str], workers: int) -> list[dict]:
+def _curves_or_none(folder: str | None, metrics: list[str]) -> dict:
+    return {} if folder is None else curves(folder, metrics)
+
+
+def _read_curves(
+    folders: list[str | None], metrics: list[str], workers: int
+) -> list[dict]:
     """Every folder's curves; parsed in ``workers`` forked processes when many.
 
     Parsing JSON is the plot's main cost and holds the GIL, so only
@@ -103,11 +109,16 @@ def _read_curves(folders: list[str], metrics: list[str], workers: int) -> list[d
             chunk = max(1, len(folders) // (workers * 4))
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 return list(
-                    pool.map(curves, folders, [metrics] * len(folders), chunksize=chunk)
+                    pool.map(
+                        _curves_or_none,
+                        folders,
+                        [metrics] * len(folders),
+                        chunksize=chunk,
+                    )
                 )
         except (OSError, ValueError, ImportError, RuntimeError):
             pass
-    return [curves(folder, metrics) for folder in folders]
+    return [_curves_or_none(folder, metrics) for folder in folders]
 
 
 def collect(
@@ -122,7 +133,7 @@ def collect(
         known = ", ".join(str(name) for name in frame.columns[:25])
         raise PlotError(f"--by: unknown column {by} (columns: {known})")
     ids = [str(experiment_id) for experiment_id in frame.index]
-    folders = [os.path.join(directory, experiment_id) for experiment_id in ids]
+    folders = [run_folder(directory, experiment_id) for experiment_id in ids]
     read = _read_curves(folders, list(metrics), workers)
     runs = []
     for experiment_id, found in zip(ids, read):

@@ -75,6 +75,21 @@ def _numbers(values: list) -> list[float | None]:
     return [as_number(value) for value in values]
 
 
+def run_folder(directory: str, experiment_id: str) -> str | None:
+    """The folder of a listed id (``7``, ``group/7``, ``bad\\xff``), never via a link."""
+    from .scan import locate
+
+    return locate(directory, experiment_id)
+
+
+def curves_of(
+    directory: str, experiment_id: str, names: list[str] | None = None
+) -> dict[str, Curve]:
+    """:func:`curves` of one listed experiment; {} when its folder is gone."""
+    folder = run_folder(directory, experiment_id)
+    return {} if folder is None else curves(folder, names)
+
+
 def curves(
     folder: str | os.PathLike, names: list[str] | None = None
 ) -> dict[str, Curve]:

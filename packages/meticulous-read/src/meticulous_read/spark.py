@@ -9,10 +9,9 @@ NaN) are drawn as ``!`` so a diverged run is seen, not hidden.
 from __future__ import annotations
 
 import math
-import os
 
 from .render import format_value
-from .series import Curve, curves
+from .series import Curve, curves_of
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 WIDTH = 20
@@ -66,7 +65,7 @@ def spark_columns(
     """``spark.<name>`` columns for the listed experiments (only those are read)."""
     columns: dict[str, list[str]] = {f"spark.{name}": [] for name in names}
     for experiment_id in ids:
-        found = curves(os.path.join(directory, experiment_id), names)
+        found = curves_of(directory, experiment_id, names)
         for name in names:
             curve = found.get(name)
             columns[f"spark.{name}"].append(
