@@ -9,8 +9,9 @@ Shapes::
     meticulous tag [DIR] ID key=value … [--untag KEY]   tag an experiment (§15)
     meticulous plot [DIR] METRIC … -o FILE   learning curves (meticulous-read[plot])
 
-``show``, ``diff``, ``compare``, ``tag`` and ``plot`` are recognised by the first word only, so a listing of
-a folder literally called ``show`` is ``meticulous ./show``.
+``show``, ``diff``, ``compare``, ``tag`` and ``plot`` are recognised by the
+first word only, so a listing of a folder literally called ``show`` is
+``meticulous ./show``.
 
 Exit codes: 0 done, 2 bad input (missing directory, unknown id or column,
 bad filter, unknown export suffix), 1 a failure while writing the output.
@@ -328,8 +329,11 @@ def tag_command(argv: Sequence[str]) -> int:
     from .tags import TagError, parse_assignment, update_tags
 
     options = _tag_parser().parse_args(argv)
-    words = [word for word in options.targets if "=" not in word]
-    assignments = [word for word in options.targets if "=" in word]
+    targets = list(options.targets)
+    words = []  # DIR and ID: up to the first key=value (a DIR may hold "=")
+    while targets and ("=" not in targets[0] or os.path.isdir(targets[0])):
+        words.append(targets.pop(0))
+    assignments = targets
     if not assignments and not options.untag:
         raise UsageError("nothing to do: give key=value tags or --untag KEY")
     directory, (experiment_id,) = _dir_and_ids(words, 1, "tag")
