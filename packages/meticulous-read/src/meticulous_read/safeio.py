@@ -42,7 +42,7 @@ _READ_FLAGS = (
     | getattr(os, "O_NOFOLLOW", 0)
     | getattr(os, "O_CLOEXEC", 0)
 )
-_FOLDER_FLAGS = (
+FOLDER_FLAGS = (
     os.O_RDONLY
     | getattr(os, "O_DIRECTORY", 0)
     | getattr(os, "O_NOFOLLOW", 0)
@@ -68,7 +68,7 @@ def describe_error(error: OSError) -> str:
 
 def open_folder(path: str, follow_link: bool = True) -> int:
     """A descriptor of an experiment folder; ``follow_link=False`` refuses a link."""
-    flags = _FOLDER_FLAGS if not follow_link else _FOLDER_FLAGS & ~_NOFOLLOW
+    flags = FOLDER_FLAGS if not follow_link else FOLDER_FLAGS & ~_NOFOLLOW
     return os.open(path, flags)
 
 
@@ -177,7 +177,7 @@ class JSONShapeError(ValueError):
     """Valid JSON, but deeper or wider than a reader accepts."""
 
 
-def loads_bounded(data: bytes) -> Any:
+def loads_bounded(data: bytes | str) -> Any:
     """json.loads, with nesting refused beyond ``JSON_DEPTH_LIMIT``.
 
     A document with fewer brackets than the limit cannot be too deep, so the
@@ -189,22 +189,38 @@ def loads_bounded(data: bytes) -> Any:
         raise JSONShapeError(
             f"it is nested deeper than {JSON_DEPTH_LIMIT} levels"
         ) from None
-    if data.count(b"[") + data.count(b"{") > JSON_DEPTH_LIMIT:
-        check_depth(value)
+    brackets = ("[", "{") if isinstance(data, str) else (b"[", b"{")
+    if (
+        data.count(brackets[0]) + data.count(brackets[1]) > JSON_DEPTH_LIMIT
+        and nesting_depth(data) > JSON_DEPTH_LIMIT
+    ):
+        raise JSONShapeError(f"it is nested deeper than {JSON_DEPTH_LIMIT} levels")
     return value
 
 
-def check_depth(value: Any, limit: int = JSON_DEPTH_LIMIT) -> None:
-    """JSONShapeError when containers nest deeper than ``limit`` (no recursion)."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            raise JSONShapeError(f"it is nested deeper than {limit} levels")
-        if type(item) is dict:
-            stack.extend((child, depth + 1) for child in item.values())
-        elif type(item) is list:
-            stack.extend((child, depth + 1) for child in item)
+def nesting_depth(text: bytes | str) -> int:
+    """How deep the brackets of a valid JSON text nest, without walking the value.
+
+    Escaped backslashes and quotes are dropped (``bytes.replace`` consumes
+    backslash pairs left to right, as JSON's escapes do), so every
+    remaining quote opens or closes a string; brackets count where the
+    number of quotes before them is even. All at C speed, where a walk of
+    a 100,000-row column costs a tenth of a second.
+    """
+    import numpy as np  # only here: the command's cache hits never load numpy
+
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    raw = np.frombuffer(data, dtype=np.uint8)
+    outside = (np.cumsum(raw == ord('"')) & 1) == 0
+    steps = (
+        (raw == ord("[")).astype(np.int32)
+        + (raw == ord("{"))
+        - (raw == ord("]"))
+        - (raw == ord("}"))
+    )
+    steps[~outside] = 0
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def count_values(values: dict, limit: int) -> int:
@@ -237,7 +253,7 @@ def first_values(values: dict, limit: int) -> dict:
                 target[key] = child
                 budget[0] -= 1
 
-    copy(values, kept)  # depth is bounded already (check_depth)
+    copy(values, kept)  # depth is bounded already (loads_bounded)
     return kept
 
 

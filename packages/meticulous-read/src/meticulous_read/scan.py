@@ -123,13 +123,16 @@ def scan(directory: str, use_cache: bool = True, listed: Listed | None = None) -
         listed if listed is not None else list_folders(directory)
     )
     result = Scan(directory=directory, scanned_at=scanned_at, links=sorted(links))
-    previous: cache.Entries = cache.load(directory) if use_cache else {}
+    previous = cache.load(directory) if use_cache else {}
     kept: cache.Entries = {}
     changed = False
     for name, path, key in folders:
         snapshot: Snapshot | None
-        cached = previous.get(name) if key is not None else None
-        if cached is not None and cached[0] == key:
+        raw = previous.get(name) if key is not None else None
+        cached = (
+            cache.decode(raw) if raw is not None and tuple(raw[:3]) == key else None
+        )
+        if cached is not None:
             snapshot = cached[1]
         else:
             snapshot = read_snapshot(path, name, follow_link=False)
