@@ -118,3 +118,15 @@ def test_a_tags_file_that_is_not_an_object_is_kept(runs):
     assert (runs / "1" / "tags.json").read_text() == "[1, 2]"
     listing = meticulous(runs)
     assert "BROKEN" in listing.stdout  # like summary.json (spec §15)
+
+
+def test_tags_survive_the_snapshot_cache(runs):
+    meticulous("tag", runs, "2", "best=true")
+    old = 1e9
+    for folder in runs.iterdir():
+        os.utime(folder, (old, old))  # settled: the snapshot cache keeps them
+    first = frame_of(runs)
+    assert (runs / ".meticulous" / "cache").is_dir()
+    again = frame_of(runs)  # from the cache
+    assert bool(first.loc["2", "tags.best"]) and bool(again.loc["2", "tags.best"])
+    assert Experiments(runs)["2"].tags == {"best": True}

@@ -15,6 +15,7 @@ import pandas as pd
 from . import metrics as metrics_file
 from . import safeio
 from .folder import Snapshot, read_snapshot
+from .ids import group_of
 from .safeio import safe_text
 from .status import derive_status
 from .table import typed_array
@@ -71,8 +72,7 @@ class ExperimentReader:
     @property
     def name(self) -> str | None:
         """The group the experiment was recorded under (spec §1), None at the top."""
-        group, _, _ = self.id.rpartition("/")
-        return group or None
+        return group_of(self.id)
 
     @functools.cached_property
     def path(self) -> Path:

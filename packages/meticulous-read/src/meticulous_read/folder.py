@@ -1,7 +1,7 @@
 """Read the few small files of one experiment folder that the table needs.
 
 The result (a *snapshot*) is plain data — dicts, lists, strings, numbers — so
-that it can be cached and pickled without any class of ours. Reading never
+that it can be cached as JSON without any class of ours. Reading never
 raises for a bad folder: every problem becomes a sentence in
 ``snapshot["problems"]``, which the status logic turns into ``BROKEN``.
 """
@@ -63,6 +63,8 @@ def _json_object(
         kind = "empty" if not data.strip() else "truncated or not valid JSON"
         problems.append(f"{name} is {kind} ({error})")
         return None
+    if value is None and name == "default_args.json":
+        return None  # meticulous-ml's capture_defaults=False: no defaults known
     if not isinstance(value, dict):
         problems.append(f"{name} is not a JSON object")
         return None

@@ -20,7 +20,6 @@ from .experiments import Experiments
 from .export import ExportError, check_suffix, export, to_json
 from .query import FilterError, apply_filter
 from .render import MAX_MESSAGE, render
-from .status import DEAD, DEATH_PREFIX, running_inputs
 
 
 def _split(value: str) -> list[str]:
@@ -90,7 +89,8 @@ def choose_columns(
                 )
             chosen += [name for name in matches if name not in chosen]
         return chosen
-    chosen = ["sha", "start", "status", "status_message"]
+    chosen = ["name"] if "name" in names else []  # the group (spec §1)
+    chosen += ["sha", "start", "status", "status_message"]
     if (
         "description" in names
         and frame["description"].fillna("").astype(str).ne("").any()
@@ -294,16 +294,8 @@ def list_experiments(
             raise UsageError(str(error)) from None
     experiments = _open(options.directory, not options.no_cache, listed)
     if outcome is not None:
-        snapshots = experiments._snapshots
-        outcome.storable = not options.export and not any(
-            snapshots[name]["problems"] for name in experiments._ids
-        )
-        for name in experiments._ids:
-            inputs = running_inputs(snapshots[name])
-            if inputs is not None:
-                word, message = experiments._statuses[name]
-                death = message[len(DEATH_PREFIX) :] if word == DEAD else None
-                outcome.running.append((name, *inputs, death))
+        outcome.storable = not options.export and experiments.complete
+        outcome.running.extend(experiments.running())
     frame = experiments.as_dataframe()
     if options.filter:
         try:

@@ -42,7 +42,7 @@ _READ_FLAGS = (
     | getattr(os, "O_NOFOLLOW", 0)
     | getattr(os, "O_CLOEXEC", 0)
 )
-_FOLDER_FLAGS = (
+FOLDER_FLAGS = (
     os.O_RDONLY
     | getattr(os, "O_DIRECTORY", 0)
     | getattr(os, "O_NOFOLLOW", 0)
@@ -68,7 +68,7 @@ def describe_error(error: OSError) -> str:
 
 def open_folder(path: str, follow_link: bool = True) -> int:
     """A descriptor of an experiment folder; ``follow_link=False`` refuses a link."""
-    flags = _FOLDER_FLAGS if not follow_link else _FOLDER_FLAGS & ~_NOFOLLOW
+    flags = FOLDER_FLAGS if not follow_link else FOLDER_FLAGS & ~_NOFOLLOW
     return os.open(path, flags)
 
 
@@ -78,6 +78,11 @@ def open_regular(name: str, folder_fd: int | None = None) -> int:
     ``name`` is relative to ``folder_fd`` when one is given (``openat``), so
     only the last component could be a link, and ``O_NOFOLLOW`` refuses it.
     """
+    return _open_checked(name, folder_fd)[0]
+
+
+def _open_checked(name: str, folder_fd: int | None) -> tuple[int, int]:
+    """(descriptor, size by fstat) of a regular file: one open, one fstat."""
     if folder_fd is not None and _DIR_FD:
         descriptor = os.open(name, _READ_FLAGS, dir_fd=folder_fd)
     else:
@@ -89,7 +94,7 @@ def open_regular(name: str, folder_fd: int | None = None) -> int:
     except BaseException:
         os.close(descriptor)
         raise
-    return descriptor
+    return descriptor, info.st_size
 
 
 def _kind(mode: int) -> str:
@@ -106,8 +111,7 @@ def _kind(mode: int) -> str:
     return "not a file"
 
 
-def _read_all(descriptor: int, limit: int) -> bytes:
-    size = os.fstat(descriptor).st_size
+def _read_all(descriptor: int, size: int, limit: int) -> bytes:
     if size > limit:
         raise UnsafeFile(f"it is larger than the reader's limit ({_size(size)})")
     data = _read_up_to(descriptor, limit + 1, size)
@@ -117,16 +121,25 @@ def _read_all(descriptor: int, limit: int) -> bytes:
 
 
 def _read_up_to(descriptor: int, count: int, expected: int) -> bytes:
-    """At most ``count`` bytes from the current offset, in few ``read`` calls."""
+    """At most ``count`` bytes from the current offset; one ``read`` when it can.
+
+    A small file is one ``read`` of its size plus one byte: a shorter answer
+    that reaches the size ``fstat`` gave is the end, no second call needed.
+    """
     chunks = []
-    remaining = count
-    while remaining > 0:
-        chunk = os.read(descriptor, min(max(expected, 65536), remaining))
+    total = 0
+    while total < count:
+        want = min(
+            max(expected - total + 1, 65536 if not expected else 1), count - total
+        )
+        chunk = os.read(descriptor, want)
         if not chunk:
             break
         chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        total += len(chunk)
+        if len(chunk) < want and total >= expected:
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _size(count: int) -> str:
@@ -136,11 +149,11 @@ def _size(count: int) -> str:
 def read_bytes(name: str, limit: int, folder_fd: int | None = None) -> bytes | None:
     """The whole file, None when it does not exist; UnsafeFile beyond ``limit``."""
     try:
-        descriptor = open_regular(name, folder_fd)
+        descriptor, size = _open_checked(name, folder_fd)
     except FileNotFoundError:
         return None
     try:
-        return _read_all(descriptor, limit)
+        return _read_all(descriptor, size, limit)
     finally:
         os.close(descriptor)
 
@@ -154,11 +167,10 @@ def read_tail(
     The cut is moved to the next line start so no half line is shown.
     """
     try:
-        descriptor = open_regular(name, folder_fd)
+        descriptor, size = _open_checked(name, folder_fd)
     except FileNotFoundError:
         return None
     try:
-        size = os.fstat(descriptor).st_size
         skipped = max(size - limit, 0)
         if skipped:
             os.lseek(descriptor, skipped, os.SEEK_SET)
@@ -173,38 +185,58 @@ def read_tail(
     return data, skipped
 
 
+_decode = json.JSONDecoder().decode  # json.loads less its encoding detection
+
+
 class JSONShapeError(ValueError):
     """Valid JSON, but deeper or wider than a reader accepts."""
 
 
-def loads_bounded(data: bytes) -> Any:
+def loads_bounded(data: bytes | str) -> Any:
     """json.loads, with nesting refused beyond ``JSON_DEPTH_LIMIT``.
 
     A document with fewer brackets than the limit cannot be too deep, so the
     walk is only paid by documents that could be (almost never a real one).
     """
+    text = data if isinstance(data, str) else data.decode("utf-8")  # spec: UTF-8
+    text = text.removeprefix("\ufeff")  # a byte order mark, as json.loads allows
     try:
-        value = json.loads(data)
+        value = _decode(text)
     except RecursionError:
         raise JSONShapeError(
             f"it is nested deeper than {JSON_DEPTH_LIMIT} levels"
         ) from None
-    if data.count(b"[") + data.count(b"{") > JSON_DEPTH_LIMIT:
-        check_depth(value)
+    if (
+        text.count("[") + text.count("{") > JSON_DEPTH_LIMIT
+        and nesting_depth(text) > JSON_DEPTH_LIMIT
+    ):
+        raise JSONShapeError(f"it is nested deeper than {JSON_DEPTH_LIMIT} levels")
     return value
 
 
-def check_depth(value: Any, limit: int = JSON_DEPTH_LIMIT) -> None:
-    """JSONShapeError when containers nest deeper than ``limit`` (no recursion)."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            raise JSONShapeError(f"it is nested deeper than {limit} levels")
-        if type(item) is dict:
-            stack.extend((child, depth + 1) for child in item.values())
-        elif type(item) is list:
-            stack.extend((child, depth + 1) for child in item)
+def nesting_depth(text: bytes | str) -> int:
+    """How deep the brackets of a valid JSON text nest, without walking the value.
+
+    Escaped backslashes and quotes are dropped (``bytes.replace`` consumes
+    backslash pairs left to right, as JSON's escapes do), so every
+    remaining quote opens or closes a string; brackets count where the
+    number of quotes before them is even. All at C speed, where a walk of
+    a 100,000-row column costs a tenth of a second.
+    """
+    import numpy as np  # only here: the command's cache hits never load numpy
+
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    raw = np.frombuffer(data, dtype=np.uint8)
+    outside = (np.cumsum(raw == ord('"')) & 1) == 0
+    steps = (
+        (raw == ord("[")).astype(np.int32)
+        + (raw == ord("{"))
+        - (raw == ord("]"))
+        - (raw == ord("}"))
+    )
+    steps[~outside] = 0
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def count_values(values: dict, limit: int) -> int:
@@ -237,7 +269,7 @@ def first_values(values: dict, limit: int) -> dict:
                 target[key] = child
                 budget[0] -= 1
 
-    copy(values, kept)  # depth is bounded already (check_depth)
+    copy(values, kept)  # depth is bounded already (loads_bounded)
     return kept
 
 
