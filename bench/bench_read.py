@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import read_plot
 import synth
 from common import (
     OUT_DIR,
@@ -520,6 +521,7 @@ def main() -> int:
             "100,000 runs would take about 25 minutes to set up."
         )
         print(report(sizes, repeats, mlflow_notes))
+        print(read_plot.section(work, log))  # issue 9: `meticulous plot`
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log(f"done in {time.perf_counter() - started:.0f} s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -15,7 +16,7 @@ import pytest
 from meticulous_read import Experiments, MeticulousReadWarning
 from synth import age_folder, write_experiment, write_json
 
-CACHE = os.path.join(".meticulous", "cache", "listing-v1.pickle")
+CACHE = os.path.join(".meticulous", "cache", "snapshots-v2.json")
 
 
 def read(directory, **options) -> Experiments:
@@ -109,8 +110,7 @@ def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path):
     (tmp_path / CACHE).write_bytes(b"\x80\x05garbage")
     assert read(tmp_path).ids == ["1", "2", "3"]
     assert loss(tmp_path, 3) == 3.0
-    with open(tmp_path / CACHE, "rb") as handle:
-        assert isinstance(pickle.load(handle), dict)
+    assert isinstance(json.loads((tmp_path / CACHE).read_bytes()), dict)
 
 
 class _Planted:
@@ -137,7 +137,7 @@ def test_unwritable_experiments_folder_falls_back_to_user_cache(tmp_path, monkey
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert read(experiments).ids == ["1", "2", "3"]
     cached = list((tmp_path / "xdg" / "meticulous").iterdir())
-    assert len(cached) == 1 and cached[0].name.endswith("listing-v1.pickle")
+    assert len(cached) == 1 and cached[0].name.endswith("snapshots-v2.json")
     write_json(experiments / "2" / "summary.json", {"loss": 0.5})
     assert loss(experiments, 2) == 0.5
 
@@ -194,7 +194,7 @@ def meticulous(*args, columns=None):
 
 def listing_files(directory) -> list:
     folder = directory / ".meticulous" / "cache"
-    return sorted(folder.glob("output-v1-*.pickle")) if folder.is_dir() else []
+    return sorted(folder.glob("listing-v2-*.json")) if folder.is_dir() else []
 
 
 def assert_fresh(directory, *options, columns=None):
@@ -367,7 +367,7 @@ def test_listing_cache_falls_back_to_the_user_cache(tmp_path, monkeypatch):
     (experiments / ".meticulous").write_text("not a folder")  # blocks .meticulous/cache
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     first = assert_fresh(experiments)
-    stored = list((tmp_path / "xdg" / "meticulous").glob("*-output-v1-*.pickle"))
+    stored = list((tmp_path / "xdg" / "meticulous").glob("*-listing-v2-*.json"))
     assert len(stored) == 1
     assert assert_fresh(experiments).stdout == first.stdout
     write_json(folders[2] / "summary.json", {"loss": 0.75})

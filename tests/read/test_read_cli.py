@@ -1,4 +1,4 @@
-"""The `meticulous` command, run as a separate process like a user would."""
+"""The `meticulous` command, called in-process (see cli_runner), as a user sees it."""
 
 from __future__ import annotations
 
@@ -6,33 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_runner import meticulous
 from synth import write_experiment
-
-
-def meticulous(*args, cwd=None, columns=None, env=None):
-    """Run the command outside any git repository, with no git on PATH."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("COLUMNS", "NO_COLOR") and not key.startswith("GIT_")
-    }
-    environment.update({"TZ": "UTC", "PATH": os.devnull})
-    if columns is not None:
-        environment["COLUMNS"] = str(columns)
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "meticulous_read", *map(str, args)],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def ids_of(stdout: str) -> list[str]:
@@ -100,6 +80,71 @@ def test_console_script_is_installed(examples):
     )
     assert result.returncode == 0
     assert "SUCCESS" in result.stdout
+
+
+def _process_environment() -> dict:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("COLUMNS", "NO_COLOR") and not key.startswith("GIT_")
+    }
+    environment.update({"TZ": "UTC", "PATH": os.devnull})
+    return environment
+
+
+def test_a_cache_hit_never_imports_pandas(tmp_path):
+    """The listing cache's promise, seen from a real interpreter."""
+    for i in (1, 2):
+        write_experiment(tmp_path, i, summary={"loss": 0.5})
+    old = time.time() - 60  # outside the spec's 2 s window
+    for folder in tmp_path.iterdir():
+        os.utime(folder, (old, old))
+    probe = (
+        "import sys; from meticulous_read.cli import main; code = main(sys.argv[1:]);"
+        " print('PANDAS' if 'pandas' in sys.modules else 'NO-PANDAS', file=sys.stderr);"
+        " sys.exit(code)"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe, str(tmp_path)],
+            env=_process_environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        for _ in range(2)
+    ]
+    assert [run.returncode for run in runs] == [0, 0]
+    assert runs[0].stdout == runs[1].stdout and "0.5" in runs[0].stdout
+    assert runs[0].stderr.strip().endswith("PANDAS")  # the first one builds it
+    assert runs[1].stderr.strip() == "NO-PANDAS"
+
+
+def test_a_closed_pipe_is_not_an_error(tmp_path):
+    """`meticulous DIR | head -1`: no traceback, exit 0."""
+    for i in range(1, 300):  # some 200 KB of JSON: more than a pipe holds
+        write_experiment(tmp_path, i, summary={"loss": i / 1000})
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "meticulous_read",
+            str(tmp_path),
+            "--json",
+            "--columns",
+            "all",
+        ],
+        env=_process_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()  # the reader has gone
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
 
 
 def test_missing_directory_is_an_error(tmp_path):

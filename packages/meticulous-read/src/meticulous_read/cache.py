@@ -1,4 +1,4 @@
-"""A cache of folder snapshots that is never stale (spec §8).
+"""A cache of folder snapshots that is never stale and cannot be planted (spec §8).
 
 Every atomic replace renames a file inside the experiment folder, which
 changes the folder's mtime and ctime; appends (stdout, metrics) do not, but
@@ -14,39 +14,35 @@ folder's (mtime_ns, ctime_ns, inode) is unchanged — with two exceptions:
 Liveness of RUNNING experiments (heartbeat, pid) is never cached: it is
 checked at every read.
 
-The cache lives in ``<experiments>/.meticulous/cache/`` (spec §7) when that is
-writable, else in the user's cache directory keyed by the folder's absolute
-path. It is written atomically (temporary file + ``os.replace``), so several
-readers can share it; whichever finishes last wins, and each version is
-whole. An unreadable or foreign cache is ignored and rebuilt.
-
-The file is a pickle of plain lists, dicts and scalars, loaded with an
-unpickler that refuses every class: a cache planted in a shared folder can
-at worst be wrong (and then it is ignored), never run code.
+**Safe to load from a shared folder.** The file,
+``.meticulous/cache/snapshots-v2.json`` (:mod:`.cachedir`: no link
+followed), is JSON, so it has no shared references (a planted 1.4 KB file
+cannot expand to 2^40 anything) and runs no code. Its shape is fixed: each
+entry is a flat list of numbers and strings, and the four JSON files of a
+snapshot are kept as the text of their JSON, parsed again on use with the
+same bounds as the files themselves (:mod:`.safeio`). A file over
+``CACHE_LIMIT``, of another shape, or for another directory is ignored and
+rebuilt.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
+import json
 import os
-import pickle
+from typing import Any
 
-from .atomic import write_bytes_atomically
+from . import cachedir, safeio
+from .folder import Snapshot
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = "meticulous-read snapshots"
+CACHE_VERSION = 3  # 3: snapshots hold tags.json (spec §15)
 FRESH_SECONDS = 2.0
-FILE_NAME = "listing-v1.pickle"
+FILE_NAME = "snapshots-v2.json"
+CACHE_LIMIT = 2048 * safeio.MiB  # about 2 KiB a folder: a million folders fit
 
 FolderKey = tuple  # (mtime_ns, ctime_ns, inode)
 Entries = dict  # folder name -> (FolderKey, snapshot or None)
-
-
-class PlainUnpickler(pickle.Unpickler):
-    """Loads plain data only: a planted cache cannot run code."""
-
-    def find_class(self, module: str, name: str):
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+JSON_FIELDS = ("metadata", "args", "default_args", "summary", "tags")
 
 
 def folder_key(stat: os.stat_result) -> FolderKey:
@@ -62,66 +58,104 @@ def is_settled(key: FolderKey, built_at: float) -> bool:
     return key[0] / 1e9 < built_at - FRESH_SECONDS
 
 
-def user_cache_directory() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".cache"
-    )
-    return os.path.join(base, "meticulous")
-
-
-def cache_paths(directory: str, file_name: str = FILE_NAME) -> list[str]:
-    """Where the cache may be: in the experiments folder, then per user."""
-    absolute = os.path.abspath(directory)
-    digest = hashlib.sha256(os.fsencode(absolute)).hexdigest()[:24]
-    return [
-        os.path.join(absolute, ".meticulous", "cache", file_name),
-        os.path.join(user_cache_directory(), f"{digest}-{file_name}"),
+def _encode(key: FolderKey, snapshot: Snapshot | None) -> list:
+    if snapshot is None:
+        return list(key)
+    texts = [
+        None
+        if snapshot.get(field) is None
+        else json.dumps(snapshot.get(field), ensure_ascii=False, separators=(",", ":"))
+        for field in JSON_FIELDS
     ]
+    return [*key, snapshot["word"], snapshot["message"], *texts]
 
 
-def _load_file(path: str, directory: str) -> Entries | None:
+def _is_entry(entry: Any) -> bool:
+    if type(entry) is not list or len(entry) not in (3, 5 + len(JSON_FIELDS)):
+        return False
+    if not all(type(number) is int for number in entry[:3]):
+        return False
+    if len(entry) == 3:
+        return True
+    word, message, *texts = entry[3:]
+    return (
+        (word is None or type(word) is str)
+        and type(message) is str
+        and all(text is None or type(text) is str for text in texts)
+    )
+
+
+def decode(entry: list) -> tuple[FolderKey, Snapshot | None] | None:
+    """An entry as (key, snapshot); None when its JSON breaks the reader's bounds."""
+    key = tuple(entry[:3])
+    if len(entry) == 3:
+        return key, None
+    snapshot: Snapshot = {"word": entry[3], "message": entry[4], "problems": []}
+    for field, text in zip(JSON_FIELDS, entry[5:]):
+        if text is None:
+            snapshot[field] = None
+            continue
+        if len(text) > safeio.JSON_LIMIT:
+            return None
+        try:
+            value = safeio.loads_bounded(text)
+        except (ValueError, RecursionError):
+            return None
+        if type(value) is not dict or (
+            len(text) > 4 * safeio.JSON_VALUES_LIMIT
+            and safeio.count_values(value, safeio.JSON_VALUES_LIMIT)
+            > safeio.JSON_VALUES_LIMIT
+        ):
+            return None
+        snapshot[field] = value
+    return key, snapshot
+
+
+def _parse(data: bytes, directory: str) -> dict | None:
     try:
-        with open(path, "rb") as handle:
-            payload = PlainUnpickler(io.BytesIO(handle.read())).load()
-    except Exception:  # noqa: BLE001 - any unreadable or corrupt cache is not used
+        payload = json.loads(data)
+    except (ValueError, RecursionError):
         return None
     if (
-        not isinstance(payload, dict)
+        type(payload) is not dict
         or payload.get("format") != CACHE_FORMAT
+        or payload.get("version") != CACHE_VERSION
         or payload.get("directory") != directory
-        or not isinstance(payload.get("entries"), dict)
+        or type(payload.get("entries")) is not dict
     ):
         return None
-    return payload["entries"]
+    entries = payload["entries"]
+    if not all(_is_entry(entry) for entry in entries.values()):
+        return None
+    return entries
 
 
-def load(directory: str) -> Entries:
-    """The newest readable cache of this folder, {} when there is none."""
+def load(directory: str) -> dict[str, list]:
+    """The newest usable cache of this folder as raw entries (see :func:`decode`)."""
     absolute = os.path.abspath(directory)
-    candidates = []
-    for path in cache_paths(directory):
-        try:
-            candidates.append((os.stat(path).st_mtime_ns, path))
-        except OSError:
-            pass
-    for _, path in sorted(candidates, reverse=True):
-        entries = _load_file(path, absolute)
-        if entries is not None:
-            return entries
+    with cachedir.places(directory, create=False) as places:
+        candidates = []
+        for place in places:
+            for mtime, name in place.names(FILE_NAME):
+                if name == FILE_NAME:
+                    candidates.append((mtime, place))
+        for _, place in sorted(candidates, key=lambda pair: pair[0], reverse=True):
+            data = place.read(FILE_NAME, CACHE_LIMIT)
+            entries = _parse(data, absolute) if data is not None else None
+            if entries is not None:
+                return entries
     return {}
 
 
-def save(directory: str, entries: Entries) -> str | None:
-    """Store the entries where possible; the path used, None if nowhere."""
-    absolute = os.path.abspath(directory)
-    data = pickle.dumps(
-        {"format": CACHE_FORMAT, "directory": absolute, "entries": entries},
-        protocol=pickle.HIGHEST_PROTOCOL,
-    )
-    for path in cache_paths(directory):
-        try:
-            write_bytes_atomically(path, data)
-        except OSError:
-            continue
-        return path
-    return None
+def save(directory: str, entries: Entries) -> bool:
+    """Store the entries in the first place that takes them; False if none did."""
+    payload = {
+        "format": CACHE_FORMAT,
+        "version": CACHE_VERSION,
+        "directory": os.path.abspath(directory),
+        "entries": {
+            name: _encode(key, snapshot) for name, (key, snapshot) in entries.items()
+        },
+    }
+    data = json.dumps(payload, separators=(",", ":")).encode("ascii")
+    return cachedir.write_first(directory, FILE_NAME, data)

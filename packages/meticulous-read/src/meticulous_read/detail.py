@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from .experiment import ExperimentReader
-from .render import format_value, shorten
+from .series import curves
+from .spark import summary_line
 
 PATCH_LINES = 200
 
@@ -63,6 +64,14 @@ def show(experiment: ExperimentReader, lines: int = 20) -> str:
             arg_lines.append(line)
     out += _section("args", arg_lines)
     out += _section("summary", _key_values(experiment.summary))
+    found = curves(experiment.path)
+    if found:
+        width = min(max(len(name) for name in found), 32)
+        out += _section(
+            "metrics", [summary_line(name, c, width) for name, c in found.items()]
+        )
+    if experiment.tags:
+        out += _section("tags", _key_values(experiment.tags))
     metadata = dict(experiment.metadata)
     message = metadata.get("githead-message")
     if isinstance(message, str):
@@ -110,31 +119,36 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-def diff(frame: pd.DataFrame, first: str, second: str) -> pd.DataFrame:
-    """The compared fields whose values differ between two experiments.
+def _first_line(value: Any) -> Any:
+    if isinstance(value, str):
+        lines = value.strip().splitlines()
+        return lines[0] if lines else ""
+    return value
 
-    Status and commit are always shown, as the context for the rest.
+
+def diff(frame: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """The compared fields whose values differ between the experiments.
+
+    ``frame`` has one row per distinct id; ``ids`` may name one twice (a run
+    compared with itself differs in nothing). Values stay typed (numbers,
+    booleans, timestamps) for ``--json``; status and commit are always
+    shown, as the context for the rest.
     """
-    rows: dict[str, tuple[str, str]] = {}
+    rows: dict[str, list[Any]] = {}
     for name in frame.columns:
         name = str(name)
         if not (name in COMPARED_FIXED or name.startswith(COMPARED_PREFIXES)):
             continue
-        a, b = frame.at[first, name], frame.at[second, name]
-        if name in ("status", "sha") or not _same(a, b):
-            text_a, text_b = format_value(a), format_value(b)
+        values = [frame.at[experiment_id, name] for experiment_id in ids]
+        if name in ("status", "sha") or not all(
+            _same(values[0], value) for value in values[1:]
+        ):
             if name == "metadata.githead-message":
-                text_a, text_b = (
-                    shorten(text_a.strip(), 60),
-                    shorten(text_b.strip(), 60),
-                )
-            rows[name] = (text_a, text_b)
-    table = pd.DataFrame(
-        {
-            first: [a for a, _ in rows.values()],
-            second: [b for _, b in rows.values()],
-        },
+                values = [_first_line(value) for value in values]
+            rows[name] = values
+    columns = list(zip(*rows.values())) if rows else [() for _ in ids]
+    return pd.DataFrame(
+        {position: list(values) for position, values in enumerate(columns)},
         index=pd.Index(list(rows), name="field", dtype=object),
         dtype=object,
-    )
-    return table
+    ).set_axis(ids, axis="columns")

@@ -13,7 +13,10 @@ from typing import IO, Any
 import pandas as pd
 
 from . import metrics as metrics_file
+from . import safeio
 from .folder import Snapshot, read_snapshot
+from .ids import group_of
+from .safeio import safe_text
 from .status import derive_status
 from .table import typed_array
 from .warn import MeticulousReadWarning
@@ -34,15 +37,25 @@ class ExperimentReader:
     before a property asks for it, and each file is read at most once.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(
+        self, path: str | os.PathLike, *, experiment_id: str | None = None
+    ) -> None:
+        """``experiment_id`` names a run in a group (``dense_model/1``, spec §1)."""
         self._location = os.fspath(path)
         self._snapshot: Snapshot | None = None
         self._status: tuple[str, str] | None = None
+        self._id: str | None = experiment_id
 
-    def _preload(self, snapshot: Snapshot, status: tuple[str, str]) -> None:
+    def _preload(
+        self,
+        snapshot: Snapshot,
+        status: tuple[str, str],
+        experiment_id: str | None = None,
+    ) -> None:
         """Hand over what a directory scan already read (or found in its cache)."""
         self._snapshot = snapshot
         self._status = status
+        self._id = experiment_id
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._location!r}>"
@@ -51,8 +64,15 @@ class ExperimentReader:
 
     @property
     def id(self) -> str:
-        """The experiment id: the folder's name."""
-        return os.path.basename(os.path.normpath(self._location))
+        """The experiment id: the folder's name, after its group's (``dense_model/1``)."""
+        if self._id is not None:
+            return self._id
+        return safe_text(os.path.basename(os.path.normpath(self._location)))
+
+    @property
+    def name(self) -> str | None:
+        """The group the experiment was recorded under (spec §1), None at the top."""
+        return group_of(self.id)
 
     @functools.cached_property
     def path(self) -> Path:
@@ -95,6 +115,11 @@ class ExperimentReader:
     @property
     def summary(self) -> dict:
         return self._record["summary"] or {}
+
+    @property
+    def tags(self) -> dict:
+        """tags.json (spec §15; {} when there are none)."""
+        return self._record.get("tags") or {}
 
     # -- status --------------------------------------------------------------------
 
@@ -141,12 +166,43 @@ class ExperimentReader:
                 columns[name] = typed_array(values)
         return pd.DataFrame(columns, index=pd.RangeIndex(len(records)))
 
-    def _text(self, name: str) -> str:
+    def tail(self, name: str, max_bytes: int = 1024 * 1024) -> tuple[str, int]:
+        """(the end of one of the run's text files, how many bytes came before it).
+
+        At most ``max_bytes`` are read, from the end, whatever the file's
+        size: what ``meticulous show`` needs of a gigabyte of stdout. A
+        missing file is ``("", 0)``; a file that is not a regular file, or
+        cannot be read, raises OSError with the reason.
+        """
+        folder = safeio.open_folder(self._location)
         try:
-            with open(self._path / name, "rb") as handle:
-                return handle.read().decode("utf-8", errors="replace")
-        except FileNotFoundError:
+            found = safeio.read_tail(name, max_bytes, folder)
+        finally:
+            os.close(folder)
+        if found is None:
+            return "", 0
+        data, skipped = found
+        return data.decode("utf-8", errors="replace"), skipped
+
+    def _text(self, name: str) -> str:
+        """The file's text (its last ``TEXT_LIMIT`` bytes); "" when missing.
+
+        A file that cannot be read is "" too, with one warning that says why:
+        a folder planted with a FIFO or a link must not stop ``show``.
+        """
+        try:
+            text, skipped = self.tail(name, safeio.TEXT_LIMIT)
+        except OSError as error:
+            warnings.warn(
+                f"experiment {self.id}: {name} cannot be read"
+                f" ({safeio.describe_error(error)})",
+                MeticulousReadWarning,
+                stacklevel=3,
+            )
             return ""
+        if skipped:
+            text = f"[… {skipped} earlier bytes not read]\n" + text
+        return text
 
     @functools.cached_property
     def stdout(self) -> str:
@@ -160,7 +216,7 @@ class ExperimentReader:
     @functools.cached_property
     def dirty_patch(self) -> str | None:
         """The uncommitted changes the run was recorded with, None if clean."""
-        if not (self._path / "dirty.patch").exists():
+        if not os.path.lexists(self._path / "dirty.patch"):
             return None
         return self._text("dirty.patch")
 
@@ -174,7 +230,8 @@ class ExperimentReader:
         target = (self._path / name).resolve()
         if self._path.resolve() not in target.parents:
             raise ValueError(f"{name!r} is not inside experiment {self.id!r}")
-        return open(target, mode, **kwargs)
+        # A FIFO or device planted under the name would block or never end.
+        return open(safeio.open_regular(str(target)), mode, **kwargs)
 
 
 def base_property_names() -> frozenset[str]:

@@ -10,12 +10,45 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from . import frame_cache
 from . import metrics as metrics_file
 from .experiment import ExperimentReader, extra_properties
-from .scan import scan
-from .status import BROKEN, derive_status
-from .table import build_table, flat_items, has_nested, typed_array
+from .folder import read_snapshot
+from .ids import group_of
+from .listing_cache import code_digest, folders_state
+from .scan import list_folders, scan
+from .status import BROKEN, DEAD, DEATH_PREFIX, derive_status, running_inputs
+from .table import build_table, flat_items, has_nested, timestamp_array, typed_array
 from .warn import MeticulousReadWarning, name_list, warn_aggregate
+
+LEGACY_TIMES = {"start": "metadata.start-time", "end": "metadata.end-time"}
+
+
+def with_legacy_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """start, end and duration of runs meticulous-ml wrote (``start-time``, ``end-time``).
+
+    Its times are local and carry no offset; like every time without one
+    they are read as UTC. The two keys become the start and end columns
+    instead of ``metadata.*`` ones.
+    """
+    present = {name: old for name, old in LEGACY_TIMES.items() if old in frame.columns}
+    if not present:
+        return frame
+    for name, old in present.items():
+        parsed = pd.Series(timestamp_array(frame[old].tolist()), index=frame.index)
+        frame[name] = (
+            frame[name].fillna(parsed) if frame[name].notna().any() else parsed
+        )
+    frame["duration"] = frame["end"] - frame["start"]
+    return frame.drop(columns=list(present.values()))
+
+
+def with_group_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """A ``name`` column, first, when some experiments are in groups (spec §1)."""
+    groups = [group_of(str(name)) for name in frame.index]
+    if any(groups) and "name" not in frame.columns:
+        frame.insert(0, "name", groups)  # a string column, like description
+    return frame
 
 
 def _directory_of(
@@ -88,26 +121,94 @@ class Experiments:
 
     def refresh(self, _stacklevel: int = 2, _listed: tuple | None = None) -> None:
         """Read the directory again (new, changed, ended experiments)."""
-        found = scan(self.directory, use_cache=self.cache, listed=_listed)
+        listed = _listed if _listed is not None else list_folders(self.directory)
+        self._readers: dict[str, ExperimentReader] = {}  # made when first asked for
+        self._frame: pd.DataFrame | None = None
+        self._frame_key: dict | None = None
+        self._snapshots: dict | None = None
+        self._running: list = []
+        self._complete = False
+        state = folders_state(*listed) if self.cache else None
+        if state is not None and not extra_properties(self.reader):
+            self._frame_key = {
+                "format": "meticulous-read frame",
+                "version": 1,
+                "directory": os.path.abspath(self.directory),
+                "state": state,
+                "code": code_digest(),
+            }
+        not_experiments = self._from_frame_cache(listed)
+        if not_experiments is None:
+            not_experiments = self._from_scan(listed)
+        self._warn(listed[3], not_experiments, _stacklevel + 1)
+
+    def _from_frame_cache(self, listed: tuple) -> list | None:
+        """Take ids and statuses from a stored frame; None when there is none."""
+        if self._frame_key is None:
+            return None
+        found = frame_cache.load(self.directory, self._frame_key)
+        if found is None:
+            return None
+        frame, header = found
+        paths = {name: path for name, path, _ in listed[1]}
+        ids = list(frame.index)
+        not_experiments = header.get("not_experiments")
+        if (
+            "status" not in frame.columns
+            or not all(name in paths for name in ids)
+            or type(not_experiments) is not list
+            or not all(type(name) is str for name in not_experiments)
+            or not frame_cache.liveness_unchanged(
+                self.directory, paths, header.get("running")
+            )
+        ):
+            return None
+        self._ids = ids
+        self._paths = {name: paths[name] for name in ids}
+        self._statuses = dict(
+            zip(ids, zip(frame["status"].tolist(), frame["status_message"].tolist()))
+        )
+        self._frame = frame
+        self._running = header["running"]
+        self._complete = True  # only frames without problems are stored
+        return not_experiments
+
+    def _from_scan(self, listed: tuple) -> list:
+        found = scan(self.directory, use_cache=self.cache, listed=listed)
         host = socket.gethostname()
         self._ids = found.ids
+        self._paths = found.paths
+        self._snapshots = found.snapshots
         self._statuses = {
             name: derive_status(
-                found.snapshots[name],
-                os.path.join(self.directory, name),
-                found.scanned_at,
-                host,
+                found.snapshots[name], found.paths[name], found.scanned_at, host
             )
             for name in found.ids
         }
-        self._readers: dict[str, ExperimentReader] = {}  # made when first asked for
-        self._snapshots = found.snapshots
-        if found.not_experiments:
+        self._complete = not any(
+            snapshot["problems"] for snapshot in found.snapshots.values()
+        )
+        for name in found.ids:
+            inputs = running_inputs(found.snapshots[name])
+            if inputs is not None:
+                word, message = self._statuses[name]
+                death = message[len(DEATH_PREFIX) :] if word == DEAD else None
+                self._running.append([name, *inputs, death])
+        return found.not_experiments
+
+    def _warn(self, links: list, not_experiments: list, stacklevel: int) -> None:
+        if links:
             warnings.warn(
-                f"not experiments, skipped: {name_list(found.not_experiments)}"
+                f"symbolic links, not followed: {name_list(sorted(links))}",
+                MeticulousReadWarning,
+                stacklevel=stacklevel,
+            )
+        if not_experiments:
+            warnings.warn(
+                f"not experiments, skipped: {name_list(not_experiments)}"
                 " (no STATUS, metadata.json or args.json)",
                 MeticulousReadWarning,
-                stacklevel=_stacklevel,
+                stacklevel=stacklevel,
             )
         broken = [name for name in self._ids if self._statuses[name][0] == BROKEN]
         if broken:
@@ -115,8 +216,36 @@ class Experiments:
                 f"{len(broken)} of {len(self._ids)} experiments could not be read"
                 f" fully (status BROKEN): {name_list(broken)}",
                 MeticulousReadWarning,
-                stacklevel=_stacklevel,
+                stacklevel=stacklevel,
             )
+        self._not_experiments = not_experiments
+
+    @property
+    def complete(self) -> bool:
+        """Whether every experiment was read without a problem (none BROKEN by it)."""
+        return self._complete
+
+    def running(self) -> list[tuple]:
+        """(id, host, pid, timestamp, why dead or None) of each run STATUS calls RUNNING.
+
+        The inputs of its liveness verdict and the verdict: what a cache of
+        anything derived from this listing must check again (spec §8).
+        """
+        return [tuple(run) for run in self._running]
+
+    def _all_snapshots(self) -> dict:
+        if self._snapshots is None:  # the frame came from its cache
+            found = scan(self.directory, use_cache=self.cache)
+            self._snapshots = found.snapshots
+        return self._snapshots
+
+    def _snapshot(self, name: str) -> dict:
+        if self._snapshots is not None:
+            return self._snapshots[name]
+        snapshot = read_snapshot(self._paths[name], name, follow_link=False)
+        return (
+            snapshot if snapshot is not None else read_snapshot(self._paths[name], "0")
+        )
 
     @property
     def ids(self) -> list[str]:
@@ -129,8 +258,8 @@ class Experiments:
     def _reader(self, name: str) -> ExperimentReader:
         reader = self._readers.get(name)
         if reader is None:
-            reader = self.reader(os.path.join(self.directory, name))
-            reader._preload(self._snapshots[name], self._statuses[name])
+            reader = self.reader(self._paths[name])
+            reader._preload(self._snapshot(name), self._statuses[name], name)
             self._readers[name] = reader
         return reader
 
@@ -179,8 +308,9 @@ class Experiments:
         chosen = self._ids if ids is None else [str(i) for i in ids]
         pairs = []
         known_defaults: dict = {}
+        snapshots = self._all_snapshots()
         for name in chosen:
-            snapshot = self._snapshots[name]
+            snapshot = snapshots[name]
             args = _flat(snapshot["args"])
             defaults = _flat(snapshot["default_args"])
             known_defaults.update(defaults)
@@ -195,6 +325,16 @@ class Experiments:
 
     def as_dataframe(self) -> pd.DataFrame:
         """One row per experiment, indexed by id; see the package README for columns."""
+        if self._frame is None:
+            self._frame = self._build_frame()
+            if self._frame_key is not None and self._complete:
+                header = dict(self._frame_key)
+                header["running"] = self._running
+                header["not_experiments"] = self._not_experiments
+                frame_cache.store(self.directory, self._frame, header)
+        return self._frame.copy()
+
+    def _build_frame(self) -> pd.DataFrame:
         extra = {}
         names = extra_properties(self.reader)
         if names:
@@ -212,13 +352,27 @@ class Experiments:
                         values.append(None)
                 extra[name] = values
             for what, ids in failures.items():
-                warn_aggregate(f"experiments where property {what} failed", ids)
-        return build_table(
+                warn_aggregate(f"experiments where property {what} failed", ids, 4)
+        snapshots = self._all_snapshots()
+        frame = build_table(
             self._ids,
-            [self._snapshots[name] for name in self._ids],
+            [snapshots[name] for name in self._ids],
             [self._statuses[name] for name in self._ids],
             extra,
         )
+        return with_group_names(with_legacy_times(frame))
+
+    def plot(self, *metrics: str, **options):
+        """Learning curves (needs ``meticulous-read[plot]``); see :mod:`.plot`.
+
+        ``by="args.lr"`` colours runs by an arg, ``facet=True`` gives each
+        value its own panel; ``x="time"``, ``smooth=0.6``, ``log=True``,
+        ``ids=[...]`` and ``ax=`` as in ``meticulous plot``. Returns the
+        matplotlib Axes (an array of them for several metrics or facets).
+        """
+        from .plot import plot_experiments
+
+        return plot_experiments(self, list(metrics), **options)
 
     def metrics(self) -> pd.DataFrame:
         """Every experiment's logged metrics in long format, for learning curves.
@@ -236,7 +390,7 @@ class Experiments:
         values: list = []
         bad_files = []
         for experiment_id in self._ids:
-            folder = os.path.join(self.directory, experiment_id)
+            folder = self._paths[experiment_id]
             records, bad = metrics_file.read_records(folder)
             if bad:
                 bad_files.append(experiment_id)

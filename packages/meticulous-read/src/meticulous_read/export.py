@@ -18,6 +18,7 @@ import pandas as pd
 
 from .atomic import replace_atomically
 from .render import format_value
+from .sanitize import escape_json
 
 
 class ExportError(ValueError):
@@ -56,7 +57,7 @@ def records(frame: pd.DataFrame) -> list[dict]:
     """One JSON object per row, the index first under its name."""
     index_name = str(frame.index.name or "index")
     names = [str(name) for name in frame.columns]
-    columns = [frame[name].tolist() for name in frame.columns]
+    columns = [frame.iloc[:, at].tolist() for at in range(len(names))]
     result = []
     for row, key in enumerate(frame.index):
         item = {index_name: plain_value(key)}
@@ -66,8 +67,19 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return result
 
 
+def json_text(value: Any) -> str:
+    """Indented JSON for a terminal or a script.
+
+    json escapes C0 controls itself; DEL, the C1 controls and the other
+    characters :mod:`.sanitize` fears become ``\\uXXXX`` too, which is still
+    the same JSON string.
+    """
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return escape_json(text) + "\n"
+
+
 def to_json(frame: pd.DataFrame) -> str:
-    return json.dumps(records(frame), ensure_ascii=False, indent=2) + "\n"
+    return json_text(records(frame))
 
 
 def _text_cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:

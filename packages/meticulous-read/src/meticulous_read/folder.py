@@ -1,80 +1,82 @@
 """Read the few small files of one experiment folder that the table needs.
 
 The result (a *snapshot*) is plain data — dicts, lists, strings, numbers — so
-that it can be cached and pickled without any class of ours. Reading never
+that it can be cached as JSON without any class of ours. Reading never
 raises for a bad folder: every problem becomes a sentence in
 ``snapshot["problems"]``, which the status logic turns into ``BROKEN``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
+from . import safeio
 from .ids import is_integer_id
 
 # The files whose presence makes a folder an experiment (spec §1).
 MARKER_FILES = ("STATUS", "metadata.json", "args.json")
 
-Snapshot = dict  # keys: word, message, metadata, args, default_args, summary, problems
+Snapshot = dict  # keys: word, message, metadata, args, default_args, summary, tags,
+# problems
 
 
-def _read_bytes(path: str) -> bytes | None:
-    """The file's bytes, None when it does not exist; other errors propagate.
+def _read_file(name: str, folder_fd: int | None) -> bytes | None:
+    return safeio.read_bytes(name, safeio.JSON_LIMIT, folder_fd)
 
-    Plain ``os.open``/``os.read``: half the cost of ``open()``, which adds up
-    over the five small files of 100,000 folders.
-    """
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        chunks = []
-        while True:
-            chunk = os.read(descriptor, 65536)
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-    finally:
-        os.close(descriptor)
+
+def _bounded_object(name: str, value: dict, size: int, problems: list[str]) -> dict:
+    """The object cut to the reader's column limit, saying so when it was."""
+    limit = safeio.JSON_VALUES_LIMIT
+    if size <= 4 * limit:  # every value takes at least 4 bytes: cannot be over
+        return value
+    if len(value) <= limit and safeio.count_values(value, limit) <= limit:
+        return value
+    problems.append(
+        f"{name} has more than {limit} values; only the first {limit} are read"
+    )
+    return safeio.first_values(value, limit)
 
 
 def _json_object(
-    prefix: str, name: str, problems: list[str], found: list[bool]
+    folder_fd: int | None, name: str, problems: list[str], found: list[bool]
 ) -> dict | None:
     try:
-        data = _read_bytes(prefix + name)
+        data = _read_file(name, folder_fd)
     except OSError as error:
         found.append(True)
-        problems.append(f"{name} cannot be read ({error.strerror or error})")
+        problems.append(f"{name} cannot be read ({safeio.describe_error(error)})")
         return None
     if data is None:
         found.append(False)
         return None
     found.append(True)
     try:
-        value = json.loads(data)
+        value = safeio.loads_bounded(data)
     except UnicodeDecodeError:
         problems.append(f"{name} is not UTF-8")
+        return None
+    except safeio.JSONShapeError as error:
+        problems.append(f"{name} cannot be read ({error})")
         return None
     except ValueError as error:
         kind = "empty" if not data.strip() else "truncated or not valid JSON"
         problems.append(f"{name} is {kind} ({error})")
         return None
+    if value is None and name == "default_args.json":
+        return None  # meticulous-ml's capture_defaults=False: no defaults known
     if not isinstance(value, dict):
         problems.append(f"{name} is not a JSON object")
         return None
-    return value
+    return _bounded_object(name, value, len(data), problems)
 
 
-def _status(prefix: str, problems: list[str]) -> tuple[str | None, str, bool]:
+def _status(folder_fd: int | None, problems: list[str]) -> tuple[str | None, str, bool]:
     """(word, message, found) from STATUS: first line the word, the rest the message."""
     try:
-        data = _read_bytes(prefix + "STATUS")
+        data = _read_file("STATUS", folder_fd)
     except OSError as error:
-        problems.append(f"STATUS cannot be read ({error.strerror or error})")
+        problems.append(f"STATUS cannot be read ({safeio.describe_error(error)})")
         return None, "", True
     if data is None:
         return None, "", False
@@ -91,16 +93,53 @@ def _status(prefix: str, problems: list[str]) -> tuple[str | None, str, bool]:
     return word, message.rstrip("\n"), True
 
 
-def read_snapshot(folder: str, name: str) -> Snapshot | None:
-    """The folder's table data, or None when the folder is not an experiment."""
+def _unreadable_folder(error: OSError) -> Snapshot:
+    return {
+        "word": None,
+        "message": "",
+        "metadata": None,
+        "args": None,
+        "default_args": None,
+        "summary": None,
+        "tags": None,
+        "problems": [f"the folder cannot be read ({safeio.describe_error(error)})"],
+    }
+
+
+def read_snapshot(folder: str, name: str, follow_link: bool = True) -> Snapshot | None:
+    """The folder's table data, or None when the folder is not an experiment.
+
+    Never raises for what is in the folder: an unreadable folder is a
+    snapshot whose problem says so. ``follow_link=False`` refuses a folder
+    that is a symbolic link (a scan of a shared directory).
+    """
+    try:
+        folder_fd = safeio.open_folder(folder, follow_link)
+    except FileNotFoundError:
+        folder_fd = None  # removed while we looked: nothing is found below
+    except OSError as error:
+        return _unreadable_folder(error)
+    try:
+        return _read_files(folder_fd, name)
+    finally:
+        if folder_fd is not None:
+            os.close(folder_fd)
+
+
+def _read_files(folder_fd: int | None, name: str) -> Snapshot | None:
     problems: list[str] = []
-    prefix = os.path.join(folder, "")  # the folder's path with a separator
-    word, message, status_found = _status(prefix, problems)
-    found: list[bool] = []
-    metadata = _json_object(prefix, "metadata.json", problems, found)
-    args = _json_object(prefix, "args.json", problems, found)
-    default_args = _json_object(prefix, "default_args.json", problems, found)
-    summary = _json_object(prefix, "summary.json", problems, found)
+    if folder_fd is None:
+        word, message, status_found = None, "", False
+        found = [False, False]
+        metadata = args = default_args = summary = tags = None
+    else:
+        word, message, status_found = _status(folder_fd, problems)
+        found = []
+        metadata = _json_object(folder_fd, "metadata.json", problems, found)
+        args = _json_object(folder_fd, "args.json", problems, found)
+        default_args = _json_object(folder_fd, "default_args.json", problems, found)
+        summary = _json_object(folder_fd, "summary.json", problems, found)
+        tags = _json_object(folder_fd, "tags.json", problems, [])  # spec §15
     metadata_found, args_found = found[0], found[1]
     if not (status_found or metadata_found or args_found):
         if not is_integer_id(name):
@@ -128,6 +167,7 @@ def read_snapshot(folder: str, name: str) -> Snapshot | None:
         "args": args,
         "default_args": default_args,
         "summary": summary,
+        "tags": tags,
         "problems": problems,
     }
 

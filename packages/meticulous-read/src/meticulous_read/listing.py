@@ -20,7 +20,6 @@ from .experiments import Experiments
 from .export import ExportError, check_suffix, export, to_json
 from .query import FilterError, apply_filter
 from .render import MAX_MESSAGE, render
-from .status import DEAD, DEATH_PREFIX, running_inputs
 
 
 def _split(value: str) -> list[str]:
@@ -31,7 +30,7 @@ def _split(value: str) -> list[str]:
 
 
 def _check_columns(frame: pd.DataFrame, names: Sequence[str], option: str) -> None:
-    known = set(map(str, frame.columns)) | {"id"}
+    known = set(map(str, frame.columns)) | {"id", str(frame.index.name)}
     unknown = [name for name in names if name not in known]
     if unknown:
         raise UsageError(
@@ -58,7 +57,7 @@ def sort_frame(frame: pd.DataFrame, by: list[str], reverse: bool) -> pd.DataFram
     if by == ["id"]:
         return frame.iloc[::-1] if reverse else frame
     _check_columns(frame, by, "--sort")
-    if "id" in by:
+    if "id" in by and frame.index.name == "id":
         raise UsageError("--sort: id can only be sorted on alone")
     return frame.sort_values(
         by, ascending=not reverse, na_position="last", kind="stable", key=_sort_key
@@ -90,7 +89,8 @@ def choose_columns(
                 )
             chosen += [name for name in matches if name not in chosen]
         return chosen
-    chosen = ["sha", "start", "status", "status_message"]
+    chosen = ["name"] if "name" in names else []  # the group (spec §1)
+    chosen += ["sha", "start", "status", "status_message"]
     if (
         "description" in names
         and frame["description"].fillna("").astype(str).ne("").any()
@@ -103,7 +103,7 @@ def choose_columns(
     elif args_mode == "none":
         arg_columns = []
     chosen += arg_columns
-    chosen += [name for name in names if name.startswith("summary.")]
+    chosen += [name for name in names if name.startswith(("summary.", "tags."))]
     return [name for name in chosen if name in names]
 
 
@@ -113,8 +113,15 @@ def _hashable(column: pd.Series) -> pd.Series:
     return column
 
 
+AGGREGATED_PREFIXES = ("summary.", "metrics.")
+
+
 def group_frame(frame: pd.DataFrame, keys: list[str], shown: list[str]) -> pd.DataFrame:
-    """count per group, then mean, std and count of every numeric shown column."""
+    """count per group, then mean, std and count of each shown result column.
+
+    Only results are aggregated (summary values, metric columns): the mean
+    of a learning rate or an epoch count across a group says nothing.
+    """
     _check_columns(frame, keys, "--groupby")
     if "id" in keys:
         raise UsageError("--groupby: group by columns, not by id")
@@ -122,6 +129,7 @@ def group_frame(frame: pd.DataFrame, keys: list[str], shown: list[str]) -> pd.Da
         name
         for name in shown
         if name not in keys
+        and name.startswith(AGGREGATED_PREFIXES)
         and pd.api.types.is_numeric_dtype(frame[name])
         and not pd.api.types.is_bool_dtype(frame[name])
     ]
@@ -255,6 +263,17 @@ class Outcome:
     running: list = field(default_factory=list)
 
 
+def with_sparks(frame: pd.DataFrame, options: argparse.Namespace) -> pd.DataFrame:
+    """The ``--spark`` columns, read from the listed experiments' metrics only."""
+    from .spark import spark_columns
+
+    if options.groupby:
+        raise UsageError("--spark draws one experiment's curve: not with --groupby")
+    names = _split(options.spark)
+    columns = spark_columns([str(i) for i in frame.index], options.directory, names)
+    return frame.assign(**columns)
+
+
 def list_experiments(
     options: argparse.Namespace,
     listed: tuple | None = None,
@@ -275,32 +294,26 @@ def list_experiments(
             raise UsageError(str(error)) from None
     experiments = _open(options.directory, not options.no_cache, listed)
     if outcome is not None:
-        snapshots = experiments._snapshots
-        outcome.storable = not options.export and not any(
-            snapshots[name]["problems"] for name in experiments._ids
-        )
-        for name in experiments._ids:
-            inputs = running_inputs(snapshots[name])
-            if inputs is not None:
-                word, message = experiments._statuses[name]
-                death = message[len(DEATH_PREFIX) :] if word == DEAD else None
-                outcome.running.append((name, *inputs, death))
+        outcome.storable = not options.export and experiments.complete
+        outcome.running.extend(experiments.running())
     frame = experiments.as_dataframe()
     if options.filter:
         try:
             frame = apply_filter(frame, options.filter)
         except FilterError as error:
             raise UsageError(str(error)) from None
+    what = "experiments"
+    if options.groupby:  # sorted by its keys or its aggregates (summary.loss.mean)
+        shown = choose_columns(frame, experiments, options.columns, options.args)
+        frame = group_frame(frame, _split(options.groupby), shown)
+        what = "groups"
     frame = sort_frame(frame, _split(options.sort or ""), options.reverse)
     if options.tail is not None:
         frame = frame.iloc[len(frame) - min(options.tail, len(frame)) :]
-    shown = choose_columns(frame, experiments, options.columns, options.args)
-    if options.groupby:
-        frame = group_frame(frame, _split(options.groupby), shown)
-        what = "groups"
-    else:
-        frame = frame[shown]
-        what = "experiments"
+    if not options.groupby:
+        frame = frame[choose_columns(frame, experiments, options.columns, options.args)]
+    if getattr(options, "spark", None):
+        frame = with_sparks(frame, options)
     if len(experiments) == 0:
         print(f"meticulous: no experiments in {options.directory}", file=sys.stderr)
     elif len(frame) == 0:

@@ -23,32 +23,34 @@ A listing is neither stored nor reused when any folder changed less than
 non-atomic writer may still complete it in place), nor for ``--export``
 (it writes a file) and ``--no-cache``.
 
-Each option set has its own file, ``output-v1-<digest>.pickle``, next to
-the snapshot cache (``DIR/.meticulous/cache/``, else the user's cache
-directory); the newest few are kept per folder. Files are written
-atomically and hold only plain tuples, strings and numbers, loaded with the
-snapshot cache's unpickler that refuses every class.
+Each option set has its own file, ``listing-v2-<digest>.json``, next to
+the snapshot cache (``DIR/.meticulous/cache/``, reached without following
+links, else the user's cache directory); the newest few are kept per
+folder, and pruning removes only files that begin as this module writes
+them. Files are written atomically and are JSON of a fixed shape (the
+output text, the liveness inputs of RUNNING runs), checked on load.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import io
+import json
 import os
-import pickle
 import socket
 import sys
 import time
 from collections.abc import Iterable
 
-from . import __version__, cache
-from .atomic import write_bytes_atomically
+from . import __version__, cache, cachedir, safeio
 from .status import death_of
 
-LISTING_FORMAT = 1
+LISTING_FORMAT = "meticulous-read listing"
+LISTING_VERSION = 2
+HEADER = b'{"format":"meticulous-read listing"'  # how our own files begin
+LISTING_LIMIT = 1024 * safeio.MiB
 KEEP_OPTION_SETS = 8
-NAME_PREFIX = "output-v1-"
+NAME_PREFIX = "listing-v2-"
 
 Chunks = tuple  # ((1 for stdout or 2 for stderr, text), ...) in the order written
 
@@ -56,7 +58,7 @@ Chunks = tuple  # ((1 for stdout or 2 for stderr, text), ...) in the order writt
 def _code_stamp() -> list:
     """What identifies the code that made a listing: ours, pandas', numpy's."""
     here = os.path.dirname(os.path.abspath(__file__))
-    stamp: list = [__version__, LISTING_FORMAT, sys.version]
+    stamp: list = [__version__, LISTING_VERSION, sys.version]
     with os.scandir(here) as entries:
         for entry in sorted(entries, key=lambda entry: entry.name):
             if entry.name.endswith(".py"):
@@ -71,6 +73,11 @@ def _code_stamp() -> list:
             info = None
         stamp.append((module, origin, info and (info.st_mtime_ns, info.st_size)))
     return stamp
+
+
+def code_digest() -> str:
+    """A digest of :func:`_code_stamp`: what the frame cache keys its code on."""
+    return hashlib.sha256(repr(_code_stamp()).encode()).hexdigest()
 
 
 def options_key(options: dict) -> str:
@@ -88,41 +95,64 @@ def options_key(options: dict) -> str:
     )
 
 
-def folders_state(scanned_at: float, folders: Iterable[tuple]) -> str | None:
-    """A digest of every folder's name and key; None when one is not settled."""
-    digest = hashlib.sha256()
-    for name, _, key in sorted(folders):
-        if key is None or not cache.is_settled(key, scanned_at):
-            return None
-        digest.update(f"{name}\0{key[0]}\0{key[1]}\0{key[2]}\n".encode())
-    return digest.hexdigest()
+def folders_state(
+    scanned_at: float,
+    folders: Iterable[tuple],
+    groups: Iterable[tuple] = (),
+    links: Iterable[str] = (),
+) -> str | None:
+    """A digest of every folder's and group's name and key; None when one is not settled.
+
+    Groups are in it because a group folder that gains a ``STATUS`` becomes
+    an experiment; links because the listing warns about them.
+    """
+    newest = (scanned_at - cache.FRESH_SECONDS) * 1e9  # the spec's 2 s, on mtimes
+    lines = []
+    for kind, entries in (("f", folders), ("g", groups)):
+        for name, _, key in sorted(entries):
+            if key is None or key[0] >= newest:
+                return None
+            lines.append(f"{kind}\0{name}\0{key[0]}\0{key[1]}\0{key[2]}\n")
+    lines.extend(f"l\0{name}\n" for name in sorted(links))
+    return hashlib.sha256("".join(lines).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _paths(directory: str, key: str) -> list[str]:
-    name = NAME_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:24] + ".pickle"
-    return cache.cache_paths(directory, name)
+def _file_name(key: str) -> str:
+    return NAME_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:24] + ".json"
 
 
-def _load(path: str, directory: str, key: str, state: str) -> dict | None:
+def _is_scalar(value: object) -> bool:
+    return value is None or type(value) in (str, int, float, bool)
+
+
+def _parse(data: bytes, directory: str, key: str, state: str) -> dict | None:
     try:
-        with open(path, "rb") as handle:
-            payload = cache.PlainUnpickler(io.BytesIO(handle.read())).load()
-    except Exception:  # noqa: BLE001 - any unreadable or corrupt cache is not used
+        payload = json.loads(data)
+    except (ValueError, RecursionError):
         return None
     if (
-        not isinstance(payload, dict)
+        type(payload) is not dict
         or payload.get("format") != LISTING_FORMAT
+        or payload.get("version") != LISTING_VERSION
         or payload.get("directory") != directory
         or payload.get("options") != key
         or payload.get("state") != state
         or type(payload.get("code")) is not int
-        or not isinstance(payload.get("running"), (list, tuple))
-        or not isinstance(payload.get("chunks"), (list, tuple))
+        or type(payload.get("running")) is not list
+        or type(payload.get("chunks")) is not list
     ):
         return None
+    for run in payload["running"]:
+        if not (
+            type(run) is list
+            and len(run) == 5
+            and type(run[0]) is str
+            and all(_is_scalar(value) for value in run)
+        ):
+            return None
     for chunk in payload["chunks"]:
         if not (
-            isinstance(chunk, tuple)
+            type(chunk) is list
             and len(chunk) == 2
             and chunk[0] in (1, 2)
             and type(chunk[1]) is str
@@ -135,75 +165,58 @@ def _still_alive_as_before(directory: str, running: Iterable) -> bool:
     """Whether every RUNNING run gets the same verdict now as when stored."""
     now = time.time()
     host = socket.gethostname()
-    try:
-        for name, run_host, pid, timestamp, death in running:
-            folder = os.path.join(directory, name)
-            if death_of(folder, run_host, pid, timestamp, now, host) != death:
-                return False
-    except (TypeError, ValueError):  # a malformed entry: not usable
-        return False
+    for name, run_host, pid, timestamp, death in running:
+        folder = os.path.join(directory, safeio.folder_name(name))
+        if death_of(folder, run_host, pid, timestamp, now, host) != death:
+            return False
     return True
 
 
 def lookup(directory: str, key: str, state: str) -> tuple[int, Chunks] | None:
     """(exit code, output chunks) of a stored listing still valid, else None."""
     absolute = os.path.abspath(directory)
-    for path in _paths(directory, key):
-        payload = _load(path, absolute, key, state)
-        if payload is not None and _still_alive_as_before(
-            directory, payload["running"]
-        ):
-            try:
-                os.utime(path)  # recently used: kept longest
-            except OSError:
-                pass
-            return payload["code"], tuple(payload["chunks"])
+    name = _file_name(key)
+    with cachedir.places(directory, create=False) as places:
+        for place in places:
+            data = place.read(name, LISTING_LIMIT)
+            payload = _parse(data, absolute, key, state) if data is not None else None
+            if payload is not None and _still_alive_as_before(
+                directory, payload["running"]
+            ):
+                place.touch(name)  # recently used: kept longest
+                return payload["code"], tuple(
+                    (stream, text) for stream, text in payload["chunks"]
+                )
     return None
 
 
-def _prune(path: str) -> None:
-    """Keep the newest few option sets of this folder."""
-    folder, name = os.path.split(path)
-    prefix = name[: name.index(NAME_PREFIX) + len(NAME_PREFIX)]
-    found = []
-    try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.startswith(prefix):
-                    try:
-                        found.append((entry.stat().st_mtime_ns, entry.path))
-                    except OSError:
-                        pass
-    except OSError:
-        return
+def _prune(place: cachedir.Place) -> None:
+    """Keep the newest few option sets of this folder; remove only our own files."""
+    found = [
+        (mtime, name)
+        for mtime, name in place.names(NAME_PREFIX)
+        if name.endswith(".json")
+    ]
     for _, old in sorted(found, reverse=True)[KEEP_OPTION_SETS:]:
-        try:
-            os.unlink(old)
-        except OSError:
-            pass
+        head = place.read(old, LISTING_LIMIT)
+        if head is not None and head.startswith(HEADER):
+            place.remove(old)
 
 
 def store(
     directory: str, key: str, state: str, running: list, code: int, chunks: Chunks
-) -> str | None:
-    """Keep a listing for reuse; the path used, None if nowhere."""
-    data = pickle.dumps(
-        {
-            "format": LISTING_FORMAT,
-            "directory": os.path.abspath(directory),
-            "options": key,
-            "state": state,
-            "running": [tuple(run) for run in running],
-            "code": code,
-            "chunks": tuple(chunks),
-        },
-        protocol=pickle.HIGHEST_PROTOCOL,
-    )
-    for path in _paths(directory, key):
-        try:
-            write_bytes_atomically(path, data)
-        except OSError:
-            continue
-        _prune(path)
-        return path
-    return None
+) -> bool:
+    """Keep a listing for reuse; False when no cache folder took it."""
+    payload = {
+        "format": LISTING_FORMAT,
+        "version": LISTING_VERSION,
+        "directory": os.path.abspath(directory),
+        "options": key,
+        "state": state,
+        "running": [list(run) for run in running],
+        "code": code,
+        "chunks": [list(chunk) for chunk in chunks],
+    }
+    data = json.dumps(payload, separators=(",", ":")).encode("ascii")
+    name = _file_name(key)
+    return cachedir.write_first(directory, name, data, then=_prune)

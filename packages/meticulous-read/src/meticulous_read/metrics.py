@@ -7,9 +7,10 @@ middle (a tool that wrote garbage) is skipped and counted, never fatal.
 
 from __future__ import annotations
 
-import json
 import math
 import os
+
+from . import safeio
 
 SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -17,12 +18,13 @@ SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 def read_records(folder: str) -> tuple[list[dict], int]:
     """(records, number of bad lines) of the folder's metrics.jsonl."""
     try:
-        with open(os.path.join(folder, "metrics.jsonl"), "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return [], 0
-    except OSError:
+        data = safeio.read_bytes(
+            os.path.join(folder, "metrics.jsonl"), safeio.METRICS_LIMIT
+        )
+    except OSError:  # not a regular file, a link, too large, unreadable
         return [], 1
+    if data is None:
+        return [], 0
     lines = data.split(b"\n")
     lines.pop()  # the text after the last newline: empty, or an unterminated line
     records, bad = [], 0
@@ -30,7 +32,7 @@ def read_records(folder: str) -> tuple[list[dict], int]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = safeio.loads_bounded(line)
         except ValueError:
             bad += 1
             continue

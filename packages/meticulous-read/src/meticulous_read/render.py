@@ -4,6 +4,8 @@ pandas' own ``to_string`` wraps wide frames into blocks, which is hard to
 read and to grep; this renderer keeps one line per experiment. It caps
 long cells, then narrows the widest text columns, then leaves out the
 rightmost columns (reported back to the caller) until the table fits.
+With no width to fit (``--width 0``, a pipe) no cell is ever cut, and ids
+never are. Every cell passes :func:`.sanitize.escape` on its way out.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .sanitize import escape_all
 
 ELLIPSIS = "…"
 GAP = "  "
@@ -142,15 +146,21 @@ def render(
     drop_order: list[str] | None = None,
 ) -> Rendered:
     """The frame with its index as the first column, fitted into ``width``."""
+    fitting = bool(width and width > 0)
     caps = max_cells or {}
     index_name = str(frame.index.name or "")
-    headers = [index_name] + [str(name) for name in frame.columns]
-    cells = [_capped([format_value(v) for v in frame.index], MAX_CELL)]
+    headers = escape_all([index_name] + [str(name) for name in frame.columns])
+    # Ids are never cut: they are what `meticulous show` is given.
+    cells = [escape_all([format_value(v) for v in frame.index])]
     right = [False]
-    for name in frame.columns:
-        column = frame[name]
-        cap = caps.get(str(name), MAX_CELL)
-        cells.append(_capped(column_texts(column), cap))
+    for position, name in enumerate(frame.columns):
+        column = frame.iloc[:, position]  # by position: names may repeat (diff 1 1)
+        texts = column_texts(column)
+        if _is_text(column):  # numbers, times and booleans hold no controls
+            texts = escape_all(texts)
+        if fitting:  # a terminal's width to share; a pipe or --width 0 gets all
+            texts = _capped(texts, caps.get(str(name), MAX_CELL))
+        cells.append(texts)
         right.append(_is_numeric(column))
     widths = [
         max([len(header)] + [len(cell) for cell in column])
@@ -167,7 +177,7 @@ def render(
         return sum(widths) + len(GAP) * (len(widths) - 1)
 
     hidden: list[str] = []
-    if width and width > 0 and total() > width:
+    if fitting and total() > width:
         # Narrow long text columns (never below a readable minimum) ...
         while total() > width:
             candidates = [
@@ -231,6 +241,7 @@ def render(
             ]
         padded_columns.append(padded)
     lines.extend(GAP.join(parts).rstrip() for parts in zip(*padded_columns))
-    if width and width > 0 and not colour:
-        lines = [line[:width] for line in lines]
+    if fitting and not colour:
+        keep = max(width, widths[0])  # never into the id
+        lines = [line[:keep] for line in lines]
     return Rendered("\n".join(lines) + "\n", hidden)

@@ -114,7 +114,13 @@ def running_inputs(snapshot: Snapshot) -> tuple | None:
     if version is not None and version > SUPPORTED_SPEC_VERSION:
         return None
     metadata = snapshot["metadata"]
-    return metadata.get("host"), metadata.get("pid"), metadata.get("timestamp")
+    return metadata.get("host"), metadata.get("pid"), start_of(metadata)
+
+
+def start_of(metadata: dict) -> object:
+    """When the run started: ``timestamp``, or meticulous-ml's ``start-time``."""
+    started = metadata.get("timestamp")
+    return started if started is not None else metadata.get("start-time")
 
 
 def derive_status(
@@ -145,7 +151,7 @@ def derive_status(
             folder,
             metadata.get("host"),
             metadata.get("pid"),
-            metadata.get("timestamp"),
+            start_of(metadata),
             now,
             this_host,
         )

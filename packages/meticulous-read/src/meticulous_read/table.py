@@ -33,7 +33,7 @@ PROMOTED_METADATA = {
 FIXED_COLUMNS = ("status", "status_message", "start", "end", "duration") + tuple(
     name for name in PROMOTED_METADATA.values() if name not in ("start", "end")
 )
-SECTIONS = ("args", "summary", "metadata")
+SECTIONS = ("args", "summary", "tags", "metadata")
 
 _NONE = type(None)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -149,10 +149,13 @@ def build_table(
     sections = {section: ColumnBuilder(rows) for section in SECTIONS}
     promoted: dict[str, list] = {key: [None] * rows for key in PROMOTED_METADATA}
     args_section, summary_section = sections["args"], sections["summary"]
-    metadata_section = sections["metadata"]
+    metadata_section, tags_section = sections["metadata"], sections["tags"]
     for row, snapshot in enumerate(snapshots):
         args_section.put_section("args.", row, snapshot["args"])
         summary_section.put_section("summary.", row, snapshot["summary"])
+        tags = snapshot.get("tags")  # absent from snapshots cached before §15
+        if tags:
+            tags_section.put_section("tags.", row, tags)
         metadata = snapshot["metadata"]
         if metadata:
             rest = {}

@@ -91,3 +91,11 @@ class UnsafePathError(MeticulousError, OSError):
 class StorageError(MeticulousError, OSError):
     """The filesystem refused a write (a full disk, a quota): the error says
     which file, and what was recorded before it is intact (spec 12.2)."""
+
+
+class InvalidTagError(MeticulousError, ValueError):
+    """A tag name that spec §15 does not allow (empty, too long, controls)."""
+
+
+class TagsFileError(MeticulousError, OSError):
+    """tags.json could not be updated safely (a symlink, not an object)."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import folders, names, options, running
+from . import folders, names, options, running, tags
 from .atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from .exceptions import (  # the three meticulous-ml imported from here
     DirtyRepoException,  # noqa: F401
@@ -545,6 +545,11 @@ class Experiment:
         merged = {**self._summary, **values}
         write_json_atomic(path, merged)
         self._summary = merged
+
+    def tag(self, values: Mapping[str, Any]) -> None:
+        """Set tags in ``tags.json`` (spec §15), kept with any set by readers."""
+        if self._folder is not None:
+            tags.update(self._folder, values)
 
     def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Append one row to ``metrics.jsonl``: ``_step``, ``_time`` and ``metrics``.
