@@ -60,21 +60,31 @@ def is_settled(key: FolderKey, built_at: float) -> bool:
     return key[0] / 1e9 < built_at - FRESH_SECONDS
 
 
-def _encode(key: FolderKey, snapshot: Snapshot | None) -> list | None:
-    """The entry for a snapshot; None when it holds a field this cache does not know."""
+def _encode(
+    key: FolderKey, snapshot: Snapshot | None, read: dict | None = None
+) -> list | None:
+    """The entry for a snapshot; None when it holds a field this cache does not know.
+
+    ``read`` holds the files' bytes as the folder reader read them: stored
+    as they are, which costs nothing, where encoding the values again would
+    cost a ``json.dumps`` per file.
+    """
     if snapshot is None:
         return list(key)
+    read = read or {}
     texts = {}
     for field, value in snapshot.items():
         if field in ("word", "message", "problems"):
             continue
         if field not in JSON_FIELDS or not (value is None or type(value) is dict):
             return None  # never cache what would come back without it
-        texts[field] = (
-            None
-            if value is None
-            else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        )
+        raw = read.get(field)
+        if value is None:
+            texts[field] = None
+        elif raw is not None:
+            texts[field] = raw.decode("utf-8")  # it was parsed: it is UTF-8
+        else:
+            texts[field] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return [*key, snapshot["word"], snapshot["message"], texts]
 
 
@@ -160,7 +170,7 @@ def load(directory: str) -> dict[str, list]:
     return {}
 
 
-def save(directory: str, entries: Entries) -> bool:
+def save(directory: str, entries: Entries, texts: dict | None = None) -> bool:
     """Store the entries in the first place that takes them; False if none did."""
     payload = {
         "format": CACHE_FORMAT,
@@ -169,7 +179,7 @@ def save(directory: str, entries: Entries) -> bool:
         "entries": {},
     }
     for name, (key, snapshot) in entries.items():
-        entry = _encode(key, snapshot)
+        entry = _encode(key, snapshot, (texts or {}).get(name))
         if entry is not None:
             payload["entries"][name] = entry
     data = json.dumps(payload, separators=(",", ":")).encode("ascii")
