@@ -6,7 +6,7 @@ import warnings
 
 import pandas as pd
 from meticulous_read import Experiments, MeticulousReadWarning, scan
-from synth import write_experiment
+from synth import age_folder, write_experiment
 
 
 def test_parallel_reads_give_the_same_frame(tmp_path, monkeypatch):
@@ -24,3 +24,20 @@ def test_parallel_reads_give_the_same_frame(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(frames["1"], frames["3"])
     assert frames["3"].at["13", "status"] == "BROKEN"
     assert list(frames["3"].index) == [str(n) for n in range(1, 41)]
+
+
+def test_snapshots_read_in_parallel_are_cached_as_read(tmp_path, monkeypatch):
+    for number in range(1, 31):
+        age_folder(write_experiment(tmp_path, number, args={"lr": number, "é": "ü"}))
+    monkeypatch.setattr(scan, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(scan, "CHUNK", 4)
+    monkeypatch.setenv("METICULOUS_READ_WORKERS", "2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MeticulousReadWarning)
+        expected = Experiments(tmp_path, cache=False).as_dataframe()
+        Experiments(tmp_path).as_dataframe()  # reads, writes both caches
+        cached = tmp_path / ".meticulous" / "cache"
+        (cached / "frame-v1.bin").unlink()  # so the snapshot cache answers
+        pd.testing.assert_frame_equal(Experiments(tmp_path).as_dataframe(), expected)
+    text = (cached / "snapshots-v2.json").read_text(encoding="ascii")
+    assert "\\u00fc" in text  # the files' texts, escaped: the cache is ASCII

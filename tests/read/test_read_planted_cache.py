@@ -65,11 +65,11 @@ def test_a_planted_billion_laughs_is_never_expanded(tmp_path, capsys, monkeypatc
 def _planted_entry(directory: Path, text: str) -> None:
     """A snapshot cache of the right shape whose JSON texts are hostile."""
     key = os.stat(directory / "1")
-    entry = [key.st_mtime_ns, key.st_ctime_ns, key.st_ino, "SUCCESS", "", "{}", text]
-    entry += [None, None]
+    texts = {"metadata": "{}", "args": text, "summary": None}
+    entry = [key.st_mtime_ns, key.st_ctime_ns, key.st_ino, "SUCCESS", "", texts]
     payload = {
         "format": "meticulous-read snapshots",
-        "version": 2,
+        "version": 3,
         "directory": str(directory.resolve()),
         "entries": {"1": entry},
     }
@@ -89,6 +89,9 @@ def _planted_entry(directory: Path, text: str) -> None:
     ids=["deep-array", "deep-objects", "wide", "garbage", "not-an-object"],
 )
 def test_planted_snapshot_entries_are_read_again_from_the_folder(tmp_path, text):
+    from meticulous_read import cache
+
+    assert cache.CACHE_VERSION == 3  # the shape planted below
     directory = tmp_path / "experiments"
     settled(directory)
     _planted_entry(directory, text)
@@ -164,3 +167,14 @@ def test_pruning_removes_only_files_the_reader_wrote(tmp_path, capsys):
         if name.startswith("listing-v2-") and data.startswith(b'{"format"')
     ]
     assert len(ours) == 8  # the newest option sets, as before
+
+
+def test_a_planted_entry_of_the_right_shape_is_used(tmp_path):
+    """The control for the test above: the planted shape is the real one."""
+    directory = tmp_path / "experiments"
+    settled(directory)
+    _planted_entry(directory, '{"lr": 42}')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MeticulousReadWarning)
+        frame = Experiments(directory).as_dataframe()
+    assert frame.at["1", "args.lr"] == 42  # a cache can be wrong, never dangerous

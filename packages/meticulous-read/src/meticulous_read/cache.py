@@ -18,8 +18,8 @@ checked at every read.
 ``.meticulous/cache/snapshots-v2.json`` (:mod:`.cachedir`: no link
 followed), is JSON, so it has no shared references (a planted 1.4 KB file
 cannot expand to 2^40 anything) and runs no code. Its shape is fixed: each
-entry is a flat list of numbers and strings, and the four JSON files of a
-snapshot are kept as the text of their JSON, parsed again on use with the
+entry is a list of numbers and strings and one flat object of texts: the
+JSON files of a snapshot are kept as the text of their JSON, parsed again on use with the
 same bounds as the files themselves (:mod:`.safeio`). A file over
 ``CACHE_LIMIT``, of another shape, or for another directory is ignored and
 rebuilt.
@@ -35,13 +35,15 @@ from . import cachedir, safeio
 from .folder import Snapshot
 
 CACHE_FORMAT = "meticulous-read snapshots"
-CACHE_VERSION = 3  # 3: snapshots hold tags.json (spec §15)
+CACHE_VERSION = 3
 FRESH_SECONDS = 2.0
 FILE_NAME = "snapshots-v2.json"
 CACHE_LIMIT = 2048 * safeio.MiB  # about 2 KiB a folder: a million folders fit
 
 FolderKey = tuple  # (mtime_ns, ctime_ns, inode)
 Entries = dict  # folder name -> (FolderKey, snapshot or None)
+# The snapshot fields that hold a JSON object (or None); a snapshot with any
+# other field is not cached, so a field added to folder.py is never dropped.
 JSON_FIELDS = ("metadata", "args", "default_args", "summary", "tags")
 
 
@@ -58,30 +60,50 @@ def is_settled(key: FolderKey, built_at: float) -> bool:
     return key[0] / 1e9 < built_at - FRESH_SECONDS
 
 
-def _encode(key: FolderKey, snapshot: Snapshot | None) -> list:
+def _encode(
+    key: FolderKey, snapshot: Snapshot | None, read: dict | None = None
+) -> list | None:
+    """The entry for a snapshot; None when it holds a field this cache does not know.
+
+    ``read`` holds the files' bytes as the folder reader read them: stored
+    as they are, which costs nothing, where encoding the values again would
+    cost a ``json.dumps`` per file.
+    """
     if snapshot is None:
         return list(key)
-    texts = [
-        None
-        if snapshot.get(field) is None
-        else json.dumps(snapshot.get(field), ensure_ascii=False, separators=(",", ":"))
-        for field in JSON_FIELDS
-    ]
-    return [*key, snapshot["word"], snapshot["message"], *texts]
+    read = read or {}
+    texts = {}
+    for field, value in snapshot.items():
+        if field in ("word", "message", "problems"):
+            continue
+        if field not in JSON_FIELDS or not (value is None or type(value) is dict):
+            return None  # never cache what would come back without it
+        raw = read.get(field)
+        if value is None:
+            texts[field] = None
+        elif raw is not None:
+            texts[field] = raw.decode("utf-8")  # it was parsed: it is UTF-8
+        else:
+            texts[field] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return [*key, snapshot["word"], snapshot["message"], texts]
 
 
 def _is_entry(entry: Any) -> bool:
-    if type(entry) is not list or len(entry) not in (3, 5 + len(JSON_FIELDS)):
+    if type(entry) is not list or len(entry) not in (3, 6):
         return False
     if not all(type(number) is int for number in entry[:3]):
         return False
     if len(entry) == 3:
         return True
-    word, message, *texts = entry[3:]
+    word, message, texts = entry[3:]
     return (
         (word is None or type(word) is str)
         and type(message) is str
-        and all(text is None or type(text) is str for text in texts)
+        and type(texts) is dict
+        and all(
+            field in JSON_FIELDS and (text is None or type(text) is str)
+            for field, text in texts.items()
+        )
     )
 
 
@@ -91,7 +113,8 @@ def decode(entry: list) -> tuple[FolderKey, Snapshot | None] | None:
     if len(entry) == 3:
         return key, None
     snapshot: Snapshot = {"word": entry[3], "message": entry[4], "problems": []}
-    for field, text in zip(JSON_FIELDS, entry[5:]):
+    snapshot.update(dict.fromkeys(JSON_FIELDS))
+    for field, text in entry[5].items():
         if text is None:
             snapshot[field] = None
             continue
@@ -147,15 +170,17 @@ def load(directory: str) -> dict[str, list]:
     return {}
 
 
-def save(directory: str, entries: Entries) -> bool:
+def save(directory: str, entries: Entries, texts: dict | None = None) -> bool:
     """Store the entries in the first place that takes them; False if none did."""
     payload = {
         "format": CACHE_FORMAT,
         "version": CACHE_VERSION,
         "directory": os.path.abspath(directory),
-        "entries": {
-            name: _encode(key, snapshot) for name, (key, snapshot) in entries.items()
-        },
+        "entries": {},
     }
+    for name, (key, snapshot) in entries.items():
+        entry = _encode(key, snapshot, (texts or {}).get(name))
+        if entry is not None:
+            payload["entries"][name] = entry
     data = json.dumps(payload, separators=(",", ":")).encode("ascii")
     return cachedir.write_first(directory, FILE_NAME, data)

@@ -39,7 +39,11 @@ def _bounded_object(name: str, value: dict, size: int, problems: list[str]) -> d
 
 
 def _json_object(
-    folder_fd: int | None, name: str, problems: list[str], found: list[bool]
+    folder_fd: int | None,
+    name: str,
+    problems: list[str],
+    found: list[bool],
+    texts: dict | None = None,
 ) -> dict | None:
     try:
         data = _read_file(name, folder_fd)
@@ -68,6 +72,8 @@ def _json_object(
     if not isinstance(value, dict):
         problems.append(f"{name} is not a JSON object")
         return None
+    if texts is not None:
+        texts[name[: -len(".json")]] = data
     return _bounded_object(name, value, len(data), problems)
 
 
@@ -106,12 +112,16 @@ def _unreadable_folder(error: OSError) -> Snapshot:
     }
 
 
-def read_snapshot(folder: str, name: str, follow_link: bool = True) -> Snapshot | None:
+def read_snapshot(
+    folder: str, name: str, follow_link: bool = True, keep_texts: bool = False
+) -> Snapshot | None:
     """The folder's table data, or None when the folder is not an experiment.
 
     Never raises for what is in the folder: an unreadable folder is a
     snapshot whose problem says so. ``follow_link=False`` refuses a folder
-    that is a symbolic link (a scan of a shared directory).
+    that is a symbolic link (a scan of a shared directory). ``keep_texts``
+    adds ``"texts"``: each JSON file's bytes as read, for the snapshot cache
+    to store without encoding the values again.
     """
     try:
         folder_fd = safeio.open_folder(folder, follow_link)
@@ -120,14 +130,17 @@ def read_snapshot(folder: str, name: str, follow_link: bool = True) -> Snapshot 
     except OSError as error:
         return _unreadable_folder(error)
     try:
-        return _read_files(folder_fd, name)
+        return _read_files(folder_fd, name, keep_texts)
     finally:
         if folder_fd is not None:
             os.close(folder_fd)
 
 
-def _read_files(folder_fd: int | None, name: str) -> Snapshot | None:
+def _read_files(
+    folder_fd: int | None, name: str, keep_texts: bool = False
+) -> Snapshot | None:
     problems: list[str] = []
+    texts: dict | None = {} if keep_texts else None
     if folder_fd is None:
         word, message, status_found = None, "", False
         found = [False, False]
@@ -135,11 +148,13 @@ def _read_files(folder_fd: int | None, name: str) -> Snapshot | None:
     else:
         word, message, status_found = _status(folder_fd, problems)
         found = []
-        metadata = _json_object(folder_fd, "metadata.json", problems, found)
-        args = _json_object(folder_fd, "args.json", problems, found)
-        default_args = _json_object(folder_fd, "default_args.json", problems, found)
-        summary = _json_object(folder_fd, "summary.json", problems, found)
-        tags = _json_object(folder_fd, "tags.json", problems, [])  # spec §15
+        metadata = _json_object(folder_fd, "metadata.json", problems, found, texts)
+        args = _json_object(folder_fd, "args.json", problems, found, texts)
+        default_args = _json_object(
+            folder_fd, "default_args.json", problems, found, texts
+        )
+        summary = _json_object(folder_fd, "summary.json", problems, found, texts)
+        tags = _json_object(folder_fd, "tags.json", problems, [], texts)  # spec §15
     metadata_found, args_found = found[0], found[1]
     if not (status_found or metadata_found or args_found):
         if not is_integer_id(name):
@@ -160,7 +175,7 @@ def _read_files(folder_fd: int | None, name: str) -> Snapshot | None:
             problems.append(
                 f"metadata.json's spec-version is not a positive integer: {version!r}"
             )
-    return {
+    snapshot = {
         "word": word,
         "message": message,
         "metadata": metadata,
@@ -170,6 +185,9 @@ def _read_files(folder_fd: int | None, name: str) -> Snapshot | None:
         "tags": tags,
         "problems": problems,
     }
+    if texts is not None:
+        snapshot["texts"] = texts
+    return snapshot
 
 
 def spec_version(snapshot: Snapshot) -> int | None:

@@ -22,7 +22,6 @@ within the 2 s window or has problems.
 from __future__ import annotations
 
 import json
-import math
 import socket
 import struct
 import time
@@ -75,21 +74,13 @@ def _encode_column(series: pd.Series) -> tuple[dict, list[bytes]] | None:
         return {"kind": str(dtype)}, [
             series.to_numpy().astype(_FIXED[str(dtype)]).tobytes()
         ]
-    values = [None if _is_na(v) else v for v in series.tolist()]
+    values = series.to_numpy(dtype=object, na_value=None).tolist()
     try:
         text = json.dumps(values, separators=(",", ":"))
     except (TypeError, ValueError):
         return None
     kind = "object" if dtype == object else "text"
     return {"kind": kind, "dtype": str(dtype)}, [text.encode("ascii")]
-
-
-def _is_na(value: Any) -> bool:
-    return (
-        value is None
-        or value is pd.NA
-        or (isinstance(value, float) and math.isnan(value))
-    )
 
 
 def encode(frame: pd.DataFrame, extra: dict) -> bytes | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from . import cache, safeio
 from .folder import MARKER_FILES, Snapshot, read_snapshot
@@ -138,10 +139,13 @@ def scan(directory: str, use_cache: bool = True, listed: Listed | None = None) -
             missing.append(row)
     if missing:
         changed = True
-        read = read_snapshots([folders[row] for row in missing])
+        read = read_snapshots([folders[row] for row in missing], keep_texts=use_cache)
         for row, snapshot in zip(missing, read):
             snapshots[row] = snapshot
+    texts: dict[str, dict] = {}  # as read from the files: what the cache stores
     for (name, path, key), snapshot in zip(folders, snapshots):
+        if snapshot is not None and "texts" in snapshot:
+            texts[name] = snapshot.pop("texts")
         if (
             key is not None
             and cache.is_settled(key, result.scanned_at)
@@ -156,7 +160,7 @@ def scan(directory: str, use_cache: bool = True, listed: Listed | None = None) -
     result.ids = sorted(result.snapshots, key=sort_key)
     result.not_experiments.sort()
     if use_cache and (changed or kept.keys() != previous.keys()):
-        cache.save(directory, kept)
+        cache.save(directory, kept, texts)
     return result
 
 
@@ -164,8 +168,11 @@ PARALLEL_FROM = 2000  # folders: below this, starting workers costs more than it
 CHUNK = 500
 
 
-def _read_chunk(folders: list) -> list:
-    return [read_snapshot(path, name, follow_link=False) for name, path, _ in folders]
+def _read_chunk(folders: list, keep_texts: bool = False) -> list:
+    return [
+        read_snapshot(path, name, follow_link=False, keep_texts=keep_texts)
+        for name, path, _ in folders
+    ]
 
 
 def _workers() -> int:
@@ -179,7 +186,7 @@ def _workers() -> int:
         return os.cpu_count() or 1
 
 
-def read_snapshots(folders: list) -> list:
+def read_snapshots(folders: list, keep_texts: bool = False) -> list:
     """Each folder's snapshot, in order; in parallel processes when there are many.
 
     Reading is half system calls and half JSON parsing, which holds the
@@ -189,7 +196,7 @@ def read_snapshots(folders: list) -> list:
     """
     workers = _workers()
     if workers < 2 or len(folders) < PARALLEL_FROM or not hasattr(os, "fork"):
-        return _read_chunk(folders)
+        return _read_chunk(folders, keep_texts)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -197,9 +204,9 @@ def read_snapshots(folders: list) -> list:
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            parts = list(pool.map(_read_chunk, chunks))
+            parts = list(pool.map(partial(_read_chunk, keep_texts=keep_texts), chunks))
     except (OSError, RuntimeError, ValueError):  # no fork, no processes left, ...
-        return _read_chunk(folders)
+        return _read_chunk(folders, keep_texts)
     return [snapshot for part in parts for snapshot in part]
 
 
