@@ -93,5 +93,6 @@ def _dump(document: dict) -> str:
     stream = io.StringIO()
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = None
+    yaml.representer.sort_base_mapping_type_on_output = False  # the command's order
     yaml.dump(document, stream)
     return stream.getvalue()

@@ -40,7 +40,8 @@ from submitit.core.utils import UncompletedJobError
 from .folders import read_status
 
 # How long a stopped command gets to record its INTERRUPTED status before it
-# is killed; well under submitit's default 90 s between USR2 and the kill.
+# is killed; well under submitit's default 90 s between USR2 and the kill
+# (METICULOUS_SLURM_STOP_GRACE_S overrides it, for a slow checkpoint).
 STOP_GRACE_S = 30
 
 
@@ -128,7 +129,11 @@ class PointRunner(submitit.helpers.Checkpointable):
             return
         child.send_signal(signal.SIGTERM)
         try:
-            child.wait(timeout=STOP_GRACE_S)
+            child.wait(
+                timeout=float(
+                    os.environ.get("METICULOUS_SLURM_STOP_GRACE_S", STOP_GRACE_S)
+                )
+            )
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
@@ -181,6 +186,10 @@ def _wait_for_exit(child: subprocess.Popen) -> int:
 
 
 def describe_returncode(returncode: int) -> str:
+    if returncode == -signal.SIGKILL:
+        # Nothing can catch SIGKILL, so the run could not record its end; the
+        # usual sender is a memory limit, which users should think of first.
+        return "killed by SIGKILL: out of memory (the kernel's OOM killer) or killed by hand"
     if returncode < 0:
         try:
             return f"killed by {signal.Signals(-returncode).name}"

@@ -211,6 +211,7 @@ def submit_points(
 
     backend = backend_named(record.executor)
     submission = Submission(time=now_iso(), kind=kind, points=list(indices))
+    write_record(folder, record)  # a local queue reads the points from it
     try:
         submitted = backend.submit(record, folder, indices)
     except Exception as error:

@@ -24,6 +24,16 @@ from .record import SweepRecord
 from .slurmstate import JobState
 
 CATEGORIES = ("queued", "running", "succeeded", "failed", "cancelled")
+# Endings only the scheduler knows the cause of: a folder's own ERROR or
+# INTERRUPTED then gets SLURM's word in front of its message.
+SCHEDULER_ENDINGS = (
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "DEADLINE",
+    "BOOT_FAIL",
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,14 @@ def reconcile_folder(
         log = job_log(folder)
         if log:
             message += f"\nlog: {log}"
+    elif word in ("ERROR", "INTERRUPTED") and state.state in SCHEDULER_ENDINGS:
+        if message_of(folder).startswith(job):
+            return read_status(folder)  # already told
+        new_word = "ERROR"
+        message = f"{job} ended {state.describe()}; the run had recorded {word}"
+        previous = message_of(folder).strip()
+        if previous:
+            message += f": {previous}"
     elif word == "SUCCESS" and state.failed:
         new_word = "CANCELLED" if state.state == "CANCELLED" else "ERROR"
         message = (
@@ -141,6 +159,10 @@ def reconcile_folder(
         write_status(folder, new_word, message)
         return new_word, message
     return read_status(folder)
+
+
+def message_of(folder: Path) -> str:
+    return read_status(folder)[1]
 
 
 def job_log(folder: Path) -> str | None:
