@@ -14,7 +14,7 @@ import os
 import pwd
 import re
 
-from .slurmstate import _run
+from .slurmstate import run_command
 
 
 def cluster_problems(slurm: dict, count: int) -> list[str]:
@@ -56,14 +56,14 @@ def cluster_problems(slurm: dict, count: int) -> list[str]:
 
 
 def partitions() -> set[str] | None:
-    completed = _run(["sinfo", "-h", "-o", "%P"])
+    completed = run_command(["sinfo", "-h", "-o", "%P"])
     if completed is None or completed.returncode != 0:
         return None
     return {name.rstrip("*") for name in completed.stdout.split()}
 
 
 def max_array_size() -> int | None:
-    completed = _run(["scontrol", "show", "config"])
+    completed = run_command(["scontrol", "show", "config"])
     if completed is None or completed.returncode != 0:
         return None
     match = re.search(r"^MaxArraySize\s*=\s*(\d+)", completed.stdout, re.MULTILINE)
@@ -72,7 +72,7 @@ def max_array_size() -> int | None:
 
 def user_accounts() -> set[str] | None:
     user = pwd.getpwuid(os.getuid()).pw_name
-    completed = _run(
+    completed = run_command(
         [
             "sacctmgr",
             "-n",
@@ -90,7 +90,7 @@ def user_accounts() -> set[str] | None:
 
 
 def qos_names() -> set[str] | None:
-    completed = _run(["sacctmgr", "-n", "-P", "show", "qos", "format=name"])
+    completed = run_command(["sacctmgr", "-n", "-P", "show", "qos", "format=name"])
     if completed is None or completed.returncode != 0:
         return None
     names = {line.strip() for line in completed.stdout.splitlines() if line.strip()}

@@ -106,7 +106,7 @@ def cancel_jobs(job_ids: Iterable[str]) -> str | None:
         return None
     if shutil.which("scancel") is None:
         return "scancel is not on PATH"
-    completed = _run(["scancel", *wanted])
+    completed = run_command(["scancel", *wanted])
     if completed is None:
         return "scancel did not answer"
     if completed.returncode != 0:
@@ -114,7 +114,7 @@ def cancel_jobs(job_ids: Iterable[str]) -> str | None:
     return None
 
 
-def _run(command: list[str]) -> subprocess.CompletedProcess | None:
+def run_command(command: list[str]) -> subprocess.CompletedProcess | None:
     try:
         return subprocess.run(
             command,
@@ -134,7 +134,7 @@ def _squeue(parents: list[str]) -> dict[str, str]:
     # squeue refuses the whole request when one id is unknown to it (purged
     # after MinJobAge), so ask for each array job on its own.
     for parent in parents:
-        completed = _run(["squeue", "-h", "-r", "-j", parent, "-o", "%i|%T"])
+        completed = run_command(["squeue", "-h", "-r", "-j", parent, "-o", "%i|%T"])
         if completed is None or completed.returncode != 0:
             continue
         for line in completed.stdout.splitlines():
@@ -149,7 +149,7 @@ def _sacct(parents: list[str]) -> dict[str, JobState]:
     a job whose step ran out of memory can itself say FAILED or COMPLETED."""
     if shutil.which("sacct") is None:
         return {}
-    completed = _run(
+    completed = run_command(
         ["sacct", "-n", "-P", "-o", "JobID,State,ExitCode", "-j", ",".join(parents)]
     )
     if completed is None or completed.returncode != 0:
