@@ -238,3 +238,19 @@ def test_a_job_failing_before_it_records_puts_its_stderr_where_users_look(projec
     assert "unrecognized arguments" in (folder / "stderr").read_text()
     status = run_cli("status", "typo", cwd=project.root)
     assert f"log: {log}" in status.stdout
+
+
+def test_an_account_or_qos_the_cluster_does_not_know_is_refused_first(project):
+    for key, value, expected in (
+        ("account", "nosuchaccount", "account 'nosuchaccount' is not one of yours"),
+        ("qos", "nosuchqos", "QOS 'nosuchqos' does not exist"),
+    ):
+        sweep = project.write_sweep(
+            f"executor: slurm\nslurm:\n  {key}: {value}\ngrid:\n  lr: [0.1]\n",
+            name=f"{key}.yaml",
+        )
+        for extra in (["--dry-run"], []):
+            result = run_cli("sweep", str(sweep), *extra, cwd=project.root)
+            assert result.returncode == 2, result.stdout + result.stderr
+            assert expected in result.stderr
+            no_reservation_left(project)
