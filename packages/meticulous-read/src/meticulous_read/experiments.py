@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import frame_cache
 from . import metrics as metrics_file
+from .attempts import latest_attempt
 from .experiment import ExperimentReader, extra_properties
 from .folder import read_snapshot
 from .ids import group_of
@@ -395,7 +396,7 @@ class Experiments:
             if bad:
                 bad_files.append(experiment_id)
             metrics_file.long_rows(
-                experiment_id, records, ids, steps, times, names, values
+                experiment_id, latest_attempt(records), ids, steps, times, names, values
             )
         warn_aggregate("experiments with unreadable metrics.jsonl lines", bad_files)
         seconds = [float(t) if type(t) in (int, float) else float("nan") for t in times]

@@ -22,7 +22,7 @@ from typing import Any
 
 from .exceptions import InvalidMetricsError, StorageError
 from .jsonable import line_encoder, readable
-from .safepaths import open_file
+from .safepaths import open_file, read_file
 
 # Names already checked are remembered so a training loop logging the same
 # few names every step skips the check; the cap keeps memory bounded for a
@@ -41,6 +41,8 @@ class MetricsLog:
         self._steps = MetricSteps()
         self.forked = False  # set once this process or its parent forked (spec 2.5)
         self._known_names: set[str] = set()
+        attempt = _attempt_of(folder)  # {"_attempt": n} on rows of a resumed run
+        self._attempt = {"_attempt": attempt} if attempt > 1 else {}
         self._encode = line_encoder()
         self._chunks = _c_line_chunks(_readable_unless_media) or _chunks_of(
             self._encode
@@ -76,7 +78,7 @@ class MetricsLog:
                 step = steps.next_for(metrics)
         elif type(step) is not int:
             step = _checked_step(step)
-        row = {"_step": step, "_time": _now(), **metrics}
+        row = {"_step": step, "_time": _now(), **self._attempt, **metrics}
         try:
             line = "".join(self._chunks(row, 0))
             if len(line) > _LONG_LINE:  # maybe a list over the bound (spec §13.4)
@@ -281,3 +283,13 @@ class MetricSteps:
             names = [name for name in record if not name.startswith("_")]
             self.advance(dict.fromkeys(names), step)
         self.offset += complete
+
+
+def _attempt_of(folder: Path) -> int:
+    """Spec §16: run n of a folder is attempt 1 + len(resumes); rows of a
+    resumed attempt say so, so its restarted steps are not joined to the last."""
+    try:
+        resumes = json.loads(read_file(folder / "metadata.json")).get("resumes")
+    except (OSError, ValueError, AttributeError):
+        return 1
+    return 1 + len(resumes) if isinstance(resumes, list) else 1
