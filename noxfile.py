@@ -30,7 +30,8 @@ SUITES = {
     "record": [f"{RECORD}[test]"],
     "read": [f"{READ}[test]"],
     "roundtrip": [f"{RECORD}[test]", f"{READ}[test]"],
-    "slurm": [f"{RECORD}[test]", f"{SLURM}[test]"],
+    # The reader too: a reader on one node judges a run on the other.
+    "slurm": [f"{RECORD}[test]", f"{SLURM}[test]", READ],
 }
 
 
@@ -44,7 +45,7 @@ def _cluster_is_up() -> bool:
 
 
 def _ensure_slurm_cluster(session: nox.Session) -> None:
-    """Start the one-node cluster when we are allowed to (root), else leave it to the tests."""
+    """Start the two-node cluster when we are allowed to (root), else leave it to the tests."""
     if _cluster_is_up():
         return
     if os.geteuid() == 0:

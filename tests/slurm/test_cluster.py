@@ -1,24 +1,24 @@
-"""Sweeps on a real SLURM cluster (the one-node cluster of .ci/slurm/setup.sh).
+"""Sweeps on a real SLURM cluster (the two-node cluster of .ci/slurm/setup.sh).
 
 Every test here takes the ``slurm_cluster`` fixture: without a cluster they
 are skipped on a workstation and fail in CI. The cluster has two CPUs, so the
 jobs ask for one CPU each and the grids stay small. Experiments, sweep records
 and submitit's logs all live under ``tmp_path``, which slurmd sees because it
-runs on this machine.
+runs on this machine (both nodes share its filesystem).
 """
 
 from __future__ import annotations
 
-import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from slurm_helpers import (
+    final_sacct_states,
     read_json,
     read_status,
     run_cli,
-    sacct_states,
     squeue_state,
     sweep_record,
     wait_for,
@@ -49,7 +49,9 @@ def default_partition() -> str:
     return next(p.rstrip("*") for p in out if p.endswith("*"))
 
 
-def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(project):
+def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(
+    project, slurm_cluster
+):
     sweep = slurm_sweep(project, "name: array\ngrid:\n  lr: [0.1, 0.01, 0.001]\n")
     result = run_cli("sweep", str(sweep), "--wait", cwd=project.root)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -59,10 +61,7 @@ def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(project):
     job_ids = [point["job-ids"] for point in record["points"]]
     assert job_ids == [[f"{array_job_id}_{index}"] for index in range(3)]
 
-    states = wait_for(
-        lambda: (s := sacct_states(array_job_id)) and len(s) == 3 and s,
-        what="sacct to know the 3 tasks",
-    )
+    states = final_sacct_states(array_job_id, 3)
     assert states == {f"{array_job_id}_{index}": "COMPLETED" for index in range(3)}
 
     for index, folder in enumerate(project.experiment_folders()):
@@ -72,10 +71,7 @@ def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(project):
         assert slurm["array-job-id"] == array_job_id
         assert str(slurm["array-task-id"]) == str(index)
         assert slurm["job-id"]
-        assert slurm["node"] in (
-            socket.gethostname(),
-            socket.gethostname().split(".")[0],
-        )
+        assert slurm["node"] in slurm_cluster  # either node of the cluster
         assert slurm["partition"] == default_partition()
         launcher = metadata["launcher"]
         assert launcher["sweep"] == "array"
@@ -106,6 +102,10 @@ def release_and_expect_resumed(project, job_id: str, folder) -> None:
     (project.markers / "lr-0.1.hold").unlink()
     # A requeued job waits ~150 s (BeginTime) unless released.
     wait_for(lambda: squeue_state(job_id) == "PENDING", 60, "the job to be requeued")
+    # slurmd refuses to start a job again on a node in the same second as it
+    # revoked the job's credential ("Job credential revoked"), so the job
+    # would fail at once.
+    time.sleep(1.1)
     subprocess.run(
         ["scontrol", "update", f"jobid={job_id}", "StartTime=now"], check=True
     )
@@ -194,9 +194,7 @@ def test_resume_resubmits_only_the_failed_points_into_their_folders(project):
     assert read_status(good)[0] == "SUCCESS"
     assert read_status(bad)[0] == "ERROR"
     first_array = sweep_record(project)["submissions"][0]["slurm-job-id"]
-    states = wait_for(
-        lambda: (s := sacct_states(first_array)) and len(s) == 2 and s, what="sacct"
-    )
+    states = final_sacct_states(first_array, 2)
     assert states == {f"{first_array}_0": "COMPLETED", f"{first_array}_1": "FAILED"}
     good_metadata = (good / "metadata.json").read_text()
 

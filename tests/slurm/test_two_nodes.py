@@ -1,0 +1,234 @@
+"""What only a cluster of two hosts can show (the two nodes of .ci/slurm/setup.sh).
+
+The second node is a second slurmd with its own host name and network
+namespace: its processes report another host, and a reader here cannot ask
+the kernel whether they are alive. Both nodes share this machine's filesystem,
+as compute nodes share a cluster's. Every test takes the ``two_nodes``
+fixture: (this host's node, the other node).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from meticulous_read import ExperimentReader
+from slurm_helpers import (
+    Project,
+    read_json,
+    read_status,
+    run_cli,
+    squeue_state,
+    sweep_record,
+    wait_for,
+    wait_for_status,
+)
+
+SLURM_SECTION = """\
+executor: slurm
+slurm:
+  cpus_per_task: 1
+  timeout_min: 10
+"""
+
+# Allocates COUNT experiments one after the other once the GO file exists,
+# and writes which ids it got (and where it ran) to OUT.
+ALLOCATE_PY = textwrap.dedent(
+    """\
+    import json
+    import os
+    import sys
+    import time
+
+    from meticulous import Experiment
+
+    ready, go, out, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    open(ready, "w").close()
+    deadline = time.time() + 120
+    while not os.path.exists(go) and time.time() < deadline:
+        time.sleep(0.005)
+    ids = []
+    for index in range(count):
+        with Experiment({"job": os.environ["SLURM_JOB_ID"], "index": index}) as run:
+            ids.append(run.experiment_id)
+    with open(out + ".tmp", "w") as handle:
+        json.dump({"node": os.environ["SLURMD_NODENAME"], "ids": ids}, handle)
+    os.replace(out + ".tmp", out)
+    """
+)
+
+
+def sbatch(project: Project, *options: str, command: str) -> str:
+    """Submit COMMAND as a plain batch job run in the project; its job id."""
+    submitted = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            "--cpus-per-task=1",
+            f"--chdir={project.root}",
+            f"--output={project.markers}/slurm-%j.out",
+            *options,
+            "--wrap",
+            command,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return submitted.stdout.strip().split(";")[0]
+
+
+def job_log(project: Project, job_id: str) -> str:
+    path = project.markers / f"slurm-{job_id}.out"
+    return path.read_text() if path.exists() else "(no output file)"
+
+
+def only_folder(project: Project) -> Path:
+    folders = wait_for(project.experiment_folders, 120, "the run's folder")
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+def test_a_run_killed_on_the_other_node_is_dead_for_a_reader_here(project, two_nodes):
+    """No pid check can reach the other host: the heartbeat is the evidence."""
+    _, there = two_nodes
+    project.hold(0.1)
+    job_id = sbatch(
+        project,
+        f"--nodelist={there}",
+        command=f"{sys.executable} train.py --lr 0.1 --markers {project.markers}",
+    )
+    folder = only_folder(project)
+    wait_for_status(folder, ("RUNNING",))
+    metadata = read_json(folder / "metadata.json")
+    assert metadata["host"] == there != socket.gethostname()
+    assert metadata["slurm"]["node"] == there
+    assert ExperimentReader(folder).status == "RUNNING"
+
+    # SIGKILL the run from a step of its own job on its node (scancel
+    # --signal=KILL would cancel the job, which sends SIGTERM first).
+    killer = subprocess.run(
+        [
+            "srun",
+            f"--jobid={job_id}",
+            "--overlap",
+            f"--nodelist={there}",
+            "sh",
+            "-c",
+            f"hostname && kill -KILL {metadata['pid']}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (killer.returncode, killer.stdout.strip()) == (0, there), killer.stderr
+    wait_for(lambda: squeue_state(job_id) != "RUNNING", 60, "the job to end")
+    assert read_status(folder)[0] == "RUNNING"  # nobody could write the end
+
+    reader = wait_for(
+        lambda: (r := ExperimentReader(folder)).status == "DEAD" and r,
+        timeout=120,
+        what="the reader to report the killed run DEAD",
+    )
+    assert "no heartbeat since" in reader.status_message
+    assert read_status(folder)[0] == "RUNNING"  # the reader only reads
+
+
+def test_jobs_on_both_nodes_allocating_at_once_get_distinct_ids(project, two_nodes):
+    """Two jobs per node (each node declares the machine's CPUs) start
+    allocating at the same moment, in one experiments folder."""
+    (project.root / "allocate.py").write_text(ALLOCATE_PY)
+    project.commit("allocate.py")
+    count = 10
+    go = project.markers / "go"
+    jobs = {}
+    for node in two_nodes:
+        for copy in range(2):
+            name = f"{node}-{copy}"
+            ready, out = (
+                project.markers / f"{name}.ready",
+                project.markers / f"{name}.json",
+            )
+            command = f"{sys.executable} allocate.py {ready} {go} {out} {count}"
+            jobs[name] = (
+                sbatch(project, f"--nodelist={node}", command=command),
+                ready,
+                out,
+            )
+    wait_for(
+        lambda: all(ready.exists() for _, ready, _ in jobs.values()),
+        120,
+        "all four jobs to be running",
+    )
+    go.write_text("")
+    results = {}
+    for name, (job_id, _, out) in jobs.items():
+        wait_for(
+            out.exists,
+            120,
+            f"job {job_id} ({name}) to finish: {job_log(project, job_id)}",
+        )
+        results[name] = json.loads(out.read_text())
+
+    assert {result["node"] for result in results.values()} == set(two_nodes)
+    every_id = [i for result in results.values() for i in result["ids"]]
+    assert len(every_id) == 4 * count
+    assert len(set(every_id)) == 4 * count, sorted(every_id, key=int)
+    folders = project.experiment_folders()
+    assert [f.name for f in folders] == sorted(every_id, key=int)
+    # Each folder is the run that got its id, on the node that ran it.
+    for name, result in results.items():
+        job_id = jobs[name][0]
+        for index, experiment_id in enumerate(result["ids"]):
+            folder = project.experiments / experiment_id
+            assert read_status(folder)[0] == "SUCCESS"
+            assert read_json(folder / "args.json") == {"job": job_id, "index": index}
+            assert read_json(folder / "metadata.json")["host"] == result["node"]
+
+
+def test_a_requeued_job_restarting_on_the_other_node_resumes_its_own_folder(
+    project, two_nodes
+):
+    project.hold(0.1)
+    sweep = project.write_sweep(
+        SLURM_SECTION
+        + f"name: move\nargs:\n  markers: {project.markers}\ngrid:\n  lr: [0.1]\n"
+    )
+    assert run_cli("sweep", str(sweep), cwd=project.root).returncode == 0
+    (job_id,) = sweep_record(project)["points"][0]["job-ids"]
+    (folder,) = project.experiment_folders()
+    wait_for_status(folder, ("RUNNING",))
+    first = read_json(folder / "metadata.json")["slurm"]["node"]
+    assert first in two_nodes
+    other = next(node for node in two_nodes if node != first)
+
+    subprocess.run(["scontrol", "requeue", job_id], check=True)
+    wait_for_status(folder, ("INTERRUPTED",), timeout=60)
+    (project.markers / "lr-0.1.hold").unlink()
+    wait_for(lambda: squeue_state(job_id) == "PENDING", 60, "the job to be requeued")
+    # Keep it off the node it ran on, and start it now, not after BeginTime.
+    subprocess.run(
+        [
+            "scontrol",
+            "update",
+            f"jobid={job_id}",
+            f"ExcNodeList={first}",
+            "StartTime=now",
+        ],
+        check=True,
+    )
+    wait_for_status(folder, ("SUCCESS", "ERROR"), timeout=180)
+
+    assert read_status(folder)[0] == "SUCCESS"
+    assert [f.name for f in project.experiment_folders()] == [folder.name]
+    metadata = read_json(folder / "metadata.json")
+    assert metadata["slurm"]["node"] == other
+    assert metadata["slurm"]["restart-count"] == 1
+    assert metadata["host"] == other
+    assert [resume["host"] for resume in metadata["resumes"]] == [other]
+    assert (folder / "stdout").read_text().count("train.py version 1") == 2
