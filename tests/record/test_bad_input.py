@@ -134,7 +134,7 @@ def test_norecord_checks_nothing_and_writes_nothing(project):
     (project / "model.py").write_text("LAYERS = 3\n")  # dirty: not checked
     done = run(project, "dev.py", "--norecord")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "None None\n"
+    assert done.stdout == "None .\n"  # curexpdir joins like a folder (meticulous-ml)
     assert not (project / "experiments").exists()
     assert (project / "out" / "model.txt").read_text() == "weights"
 
@@ -142,7 +142,7 @@ def test_norecord_checks_nothing_and_writes_nothing(project):
 def test_norecord_outside_a_git_repository(tmp_path):
     experiment = Experiment({"a": 1}, project_directory=tmp_path, norecord=True)
     assert experiment.experiment_id is None
-    assert experiment.curexpdir is None
+    assert experiment.curexpdir == "."
     experiment.log({"x": 1})
     experiment.summary({"x": 1})
     experiment.finish()

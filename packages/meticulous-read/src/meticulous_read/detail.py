@@ -80,6 +80,11 @@ def show(experiment: ExperimentReader, lines: int = 20) -> str:
             out += _section("untracked files", ["  " + p for p in untracked if p])
         except (OSError, ValueError):
             pass
+    from .ranks import rank_lines
+
+    ranks = rank_lines(str(experiment.path))
+    if ranks:
+        out += _section("ranks", ranks)
     try:
         files = sorted(
             name for name in os.listdir(experiment.path) if not name.startswith(".")

@@ -83,7 +83,25 @@ def death_of(
 
     Takes only the metadata values it needs (``host``, ``pid``,
     ``timestamp``), so that the listing cache can keep them and ask again.
+    A distributed run is dead too when one of its ranks is (spec 10.4).
     """
+    death = process_death(folder, host, pid, timestamp, now, this_host)
+    if death is not None:
+        return death
+    from .ranks import dead_rank
+
+    return dead_rank(folder, now, this_host)
+
+
+def process_death(
+    folder: str,
+    host: object,
+    pid: object,
+    timestamp: object,
+    now: float,
+    this_host: str,
+) -> str | None:
+    """None while the process of ``folder`` (a run's or a rank's) looks alive."""
     if host == this_host and type(pid) is int and pid > 0 and not pid_is_alive(pid):
         return f"process {pid} on {host} is gone"
     try:

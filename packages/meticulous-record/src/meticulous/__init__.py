@@ -6,8 +6,10 @@ the work starts when an :class:`Experiment` is created.
 
 from .exceptions import (
     DirtyRepoException,
+    ExperimentFinishedError,
     ExperimentLockedException,
     InvalidExperimentError,
+    InvalidMetricsError,
     InvalidSummaryError,
     MeticulousError,
     MismatchedArgsException,
@@ -16,6 +18,7 @@ from .exceptions import (
     UnserialisableValueError,
 )
 from .experiment import Experiment
+from .rendezvous import RankJoinError
 from .reservation import reserve_experiment, reserve_experiments
 
 __version__ = "0.1.0"
@@ -23,13 +26,16 @@ __version__ = "0.1.0"
 __all__ = [
     "DirtyRepoException",
     "Experiment",
+    "ExperimentFinishedError",
     "ExperimentLockedException",
     "InvalidExperimentError",
+    "InvalidMetricsError",
     "InvalidSummaryError",
     "MeticulousError",
     "MismatchedArgsException",
     "MismatchedCommitException",
     "NotAGitRepositoryError",
+    "RankJoinError",
     "UnserialisableValueError",
     "reserve_experiment",
     "reserve_experiments",

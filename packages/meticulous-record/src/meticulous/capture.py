@@ -26,14 +26,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .exceptions import MeticulousError
+
 # How long ``stop`` waits for tee: it only waits longer than an instant when
 # a child process that outlives the run still holds the pipe open.
 STOP_TIMEOUT_SECONDS = 2.0
 
+# While a child still holds the pipe: how long the file must stay the same
+# size, with the pipe empty, for tee to be taken as done with our output.
+SETTLE_SECONDS = 0.02
+
 _TEE_SCRIPT = 'trap "" INT TERM HUP; exec tee -a {options} "$1"'
 
 
-class MissingTeeError(RuntimeError):
+class MissingTeeError(MeticulousError, RuntimeError):
     """The ``tee`` command is not installed."""
 
 
@@ -102,15 +108,56 @@ class DescriptorTee:
             return
         flush_python_streams()
         flush_c_streams()
+        probe = os.dup(self.fd)  # our write end, to see what tee has not read
         os.dup2(self._saved, self.fd)
         os.close(self._saved)
         self._saved = None
-        import subprocess
-
         try:
-            self._tee.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass  # a surviving child still writes; tee ends when it does
+            self._wait_for_tee(probe)
+        finally:
+            os.close(probe)
+
+    def _wait_for_tee(self, probe: int) -> None:
+        """Until tee has written everything we wrote, at most STOP_TIMEOUT_SECONDS.
+
+        tee ends at once when we held the last write end. When a child that
+        outlives the run still holds it, tee keeps running: then it is done
+        with our output once the pipe is empty and the file stops growing.
+        """
+        import subprocess
+        import time
+
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        size = -1
+        while time.monotonic() < deadline:
+            try:
+                self._tee.wait(timeout=SETTLE_SECONDS)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+            grown = _size(self.path)
+            if grown == size and _unread_bytes(probe) == 0:
+                return  # a surviving child holds the pipe; tee ends when it does
+            size = grown
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
+
+
+def _unread_bytes(write_end: int) -> int:
+    """Bytes waiting in the pipe behind ``write_end`` (0 where unknown: a pty)."""
+    try:
+        import fcntl
+        import termios
+
+        count = fcntl.ioctl(write_end, termios.FIONREAD, b"\0\0\0\0")
+        return int.from_bytes(count, sys.byteorder)
+    except (ImportError, OSError):
+        return 0
 
 
 def _raw_pty_like(terminal: int) -> tuple[int, int]:
@@ -153,3 +200,108 @@ def flush_c_streams() -> None:
         ctypes.CDLL(None).fflush(None)
     except (ImportError, OSError, AttributeError, TypeError):
         pass
+
+
+def writes_to_descriptor(stream: Any, fd: int) -> bool:
+    """Whether what ``stream`` writes goes through descriptor ``fd`` itself.
+
+    Jupyter's and IPython's streams, pytest's capture, an IDE console or a
+    user's replacement write elsewhere (their ``fileno`` is another
+    descriptor, or raises): the descriptor-level tee never sees them.
+    """
+    try:
+        return stream.fileno() == fd
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation too
+        return False
+
+
+class StreamTee:
+    """Copies what Python writes to ``sys.stdout``/``sys.stderr`` into a file,
+    when that stream does not write to file descriptor 1/2.
+
+    The descriptor-level :class:`DescriptorTee` still runs alongside for C
+    extensions and child processes; since this tee is installed only when the
+    Python stream bypasses the descriptor, no line reaches the file twice.
+    """
+
+    def __init__(self, name: str, fd: int, path: Path) -> None:
+        self.name = name  # "stdout" or "stderr": the attribute of sys
+        self.fd = fd
+        self.path = path
+        self._proxy: _TeeStream | None = None
+
+    def start(self) -> None:
+        stream = getattr(sys, self.name)
+        if stream is None or writes_to_descriptor(stream, self.fd):
+            return
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        self._proxy = _TeeStream(stream, os.open(self.path, flags, 0o666))
+        setattr(sys, self.name, self._proxy)
+
+    def stop(self) -> None:
+        proxy, self._proxy = self._proxy, None
+        if proxy is None:
+            return
+        if getattr(sys, self.name) is proxy:
+            setattr(sys, self.name, proxy.wrapped)
+        # else someone (a nested experiment that outlives us) wraps us: keep
+        # passing their writes on, but stop copying into our finished file.
+        proxy.detach()
+
+
+class _TeeStream:
+    """A text stream that writes to ``wrapped`` and appends to a file.
+
+    Whole lines go to the file at once (a partial line waits for its end or
+    a ``flush``), so output printed in pieces by ``print`` is not torn by
+    what the descriptor-level tee appends meanwhile.
+    """
+
+    def __init__(self, wrapped: Any, fd: int) -> None:
+        self.wrapped = wrapped
+        self._fd: int | None = fd
+        self._pending = ""
+
+    def write(self, text: Any) -> Any:
+        written = self.wrapped.write(text)
+        if self._fd is not None and isinstance(text, str) and text:
+            pending = self._pending + text
+            end = pending.rfind("\n") + 1
+            self._pending = pending[end:]
+            if end:
+                self._copy(pending[:end])
+        return written
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self.wrapped.flush()
+        self._copy_pending()
+
+    def detach(self) -> None:
+        """Write out what is pending and stop copying (the file is closed)."""
+        self._copy_pending()
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def _copy_pending(self) -> None:
+        pending, self._pending = self._pending, ""
+        if pending:
+            self._copy(pending)
+
+    def _copy(self, text: str) -> None:
+        fd = self._fd
+        if fd is None:
+            return
+        data = text.encode("utf-8", "replace")
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+        except OSError:
+            pass  # a full disk must not break the program's own output
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)

@@ -57,3 +57,11 @@ class UnserialisableValueError(MeticulousError, ValueError):
 
 class InvalidSummaryError(MeticulousError, TypeError):
     """``summary`` or ``log`` was given something other than a dict of values."""
+
+
+class InvalidMetricsError(MeticulousError, TypeError):
+    """``log`` was given something other than a dict of metric names to values."""
+
+
+class ExperimentFinishedError(MeticulousError, RuntimeError):
+    """``log``, ``summary`` or ``open`` after the experiment finished."""

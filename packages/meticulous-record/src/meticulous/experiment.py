@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from . import folders, options
 from .atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from .exceptions import (
+    ExperimentFinishedError,
     InvalidExperimentError,
     InvalidSummaryError,
     MeticulousError,
@@ -24,6 +25,7 @@ from .exceptions import (
 from .ids import validate_id
 from .jsonable import dumps_document, readable
 from .metadata import start_metadata
+from .ranks import PLAIN
 from .runinfo import now
 from .status import ERROR, RUNNING, SUCCESS, write_status
 
@@ -46,7 +48,12 @@ class Experiment:
     inside a git repository whose tracked files are committed, unless
     ``allow_dirty`` records the diff instead. An existing ``experiment_id``
     is resumed when its args and commit match; ``resume=True`` looks for
-    such an experiment itself. ``norecord=True`` checks and writes nothing.
+    such an experiment itself. ``norecord=True`` checks and writes nothing
+    (``curexpdir`` is then ``"."``).
+
+    In a distributed launch (srun, torchrun, MPI), rank 0 records as above
+    and every other rank joins its experiment, writing its own output and
+    end under ``ranks/<rank>/`` (spec section 10).
     """
 
     experiment_id: str | None
@@ -71,6 +78,9 @@ class Experiment:
         self.curexpdir = None
         self.norecord = bool(norecord)
         self._folder: Path | None = None
+        self._record: Path | None = None  # where this process's own files go
+        self._owner_pid = os.getpid()
+        self._rank = PLAIN
         self._finished = False
         self._running = False
         self._summary: dict[str, Any] | None = None
@@ -78,7 +88,11 @@ class Experiment:
         self._lock: Any = None
         self._stoppers: list[Any] = []  # what started, stopped in reverse order
         if self.norecord:
+            self.curexpdir = "."
             return
+        from .ranks import detect_rank
+
+        self._rank = detect_rank(os.environ)
         self._start(
             project_directory=project_directory,
             experiments_directory=experiments_directory,
@@ -121,8 +135,6 @@ class Experiment:
         resume: bool,
         allow_dirty: bool,
     ) -> None:
-        from .capture import require_tee
-        from .gitstate import dirty_details, read_repo_state, require_clean
         from .reservation import reservation_from_environment
 
         # 1. Everything that can be checked without writing.
@@ -143,6 +155,71 @@ class Experiment:
         project, experiments = folders.resolve_directories(
             project_directory, experiments_directory
         )
+        start = (project, experiments, experiment_id, description, resume)
+        if not self._rank.distributed:
+            self._start_main(*start, allow_dirty, reservation)
+            return
+        from . import rendezvous
+
+        launch = self._rank.require_launch()
+        if self._rank.rank > 0:
+            self._join(experiments, launch, experiment_id)
+            return
+        try:
+            self._start_main(*start, allow_dirty, reservation)
+        except BaseException as error:
+            rendezvous.publish_failure(experiments, launch, repr(error))
+            raise
+        assert self.experiment_id is not None
+        rendezvous.publish(
+            experiments, launch, self.experiment_id, self._rank.world_size
+        )
+
+    def _join(self, experiments: Path, launch: str, experiment_id: str | None) -> None:
+        """A rank other than 0: record into rank 0's experiment (spec 10.3)."""
+        from .capture import require_tee
+        from .metadata import rank_metadata
+        from .rankends import rank_folder
+        from .rendezvous import timeout_from, wait_for_main_rank
+
+        _recordable(self.args, "args")
+        _recordable(self.default_args, "default_args")
+        require_tee()
+        experiment_id = wait_for_main_rank(
+            experiments,
+            launch,
+            self._rank.rank,
+            expected_id=experiment_id,
+            timeout=timeout_from(os.environ),
+        )
+        folder = experiments / experiment_id
+        record = rank_folder(folder, self._rank.rank)
+        record.mkdir(parents=True, exist_ok=True)
+        self.experiment_id = experiment_id
+        self._folder, self._record = folder, record
+        self.curexpdir = str(folder)
+        try:
+            self._metadata = rank_metadata(self._rank)
+            write_json_atomic(record / "metadata.json", self._metadata)
+            self._host, self._pid = self._metadata["host"], self._metadata["pid"]
+            self._start_watching()
+        except BaseException as error:
+            self._abort(error)
+            raise
+
+    def _start_main(
+        self,
+        project: Path,
+        experiments: Path,
+        experiment_id: str | None,
+        description: str,
+        resume: bool,
+        allow_dirty: bool,
+        reservation: Any,
+    ) -> None:
+        from .capture import require_tee
+        from .gitstate import dirty_details, read_repo_state, require_clean
+
         args_document = _recordable(self.args, "args")
         defaults_document = _recordable(self.default_args, "default_args")
         require_tee()
@@ -162,7 +239,7 @@ class Experiment:
         )
         experiment_id = folder.name
         self.experiment_id = experiment_id
-        self._folder = folder
+        self._folder = self._record = folder
         self.curexpdir = str(folder)
 
         # 4. The start files, then 5. capture and end-of-run hooks.
@@ -212,16 +289,20 @@ class Experiment:
         ):
             write_bytes_atomic(folder / "dirty.patch", dirty[0])
             write_text_atomic(folder / "untracked.txt", dirty[1])
+        if self._rank.distributed:
+            from .metadata import rank_keys
+
+            metadata.update(rank_keys(self._rank))
         self._host, self._pid = metadata["host"], metadata["pid"]
         return metadata
 
     def _start_watching(self) -> None:
-        from .capture import DescriptorTee
+        from .capture import DescriptorTee, StreamTee
         from .heartbeat import Heartbeat
         from .lifecycle import EndOfRun
         from .metrics import MetricsLog
 
-        folder = self._folder
+        folder = self._record
         assert folder is not None
         heartbeat = Heartbeat(folder, self._host, self._pid)
         heartbeat.start()
@@ -229,13 +310,25 @@ class Experiment:
         write_status(folder, RUNNING)
         self._running = True
         for fd, name in ((1, "stdout"), (2, "stderr")):
-            tee = DescriptorTee(fd, folder / name)
-            tee.start()
-            self._stoppers.append(tee.stop)
+            for tee in (
+                DescriptorTee(fd, folder / name),
+                StreamTee(name, fd, folder / name),
+            ):
+                tee.start()
+                self._stoppers.append(tee.stop)
         self._metrics = MetricsLog(folder)
         hooks = EndOfRun(self._end)
         hooks.install()
         self._stoppers.append(hooks.uninstall)
+        from . import forks
+
+        forks.watch(self)
+        self._stoppers.append(lambda: forks.unwatch(self))
+
+    def _forked(self) -> None:
+        """This process or its parent just forked: share steps via the file."""
+        if self._metrics is not None:
+            self._metrics.forked = True
 
     def _abort(self, error: BaseException) -> None:
         """Starting failed half-way: undo what started, say why in STATUS."""
@@ -244,7 +337,7 @@ class Experiment:
         if self._running:  # only replace our own RUNNING, never a recorded end
             try:
                 write_status(
-                    self._folder, ERROR, f"meticulous could not start: {error!r}"
+                    self._record, ERROR, f"meticulous could not start: {error!r}"
                 )
             except OSError:
                 pass  # the disk refuses: the original error says why
@@ -261,6 +354,7 @@ class Experiment:
         refused. With ``norecord`` the path is relative to the current
         directory instead.
         """
+        self._require_running("open")
         base = Path.cwd() if self._folder is None else self._folder
         target = Path(os.path.normpath(base / os.fspath(path)))
         if self._folder is not None and (
@@ -280,13 +374,14 @@ class Experiment:
         The new content is serialised before the file is replaced: a value that
         cannot be recorded raises and leaves the previous summary intact.
         """
-        if self._folder is None:
+        if self._record is None:
             return
+        self._require_running("summary")
         if not isinstance(values, Mapping):
             raise InvalidSummaryError(
                 f"summary() takes a dict of names to values, not {type(values).__name__}"
             )
-        path = self._folder / "summary.json"
+        path = self._record / "summary.json"
         if self._summary is None:
             self._summary = folders.read_json_object(path) or {}
         merged = {**self._summary, **values}
@@ -301,6 +396,25 @@ class Experiment:
         """
         if self._metrics is not None:
             self._metrics.append(metrics, step)
+        elif self._finished:
+            self._require_running("log")
+
+    @property
+    def rank(self) -> int:
+        """This process's rank in a distributed launch (0 in a plain run)."""
+        return self._rank.rank
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0, the rank that writes the experiment's own files."""
+        return self._rank.rank == 0
+
+    def _require_running(self, what: str) -> None:
+        if self._finished and self._folder is not None:
+            raise ExperimentFinishedError(
+                f"{what}() was called after experiment {self.experiment_id} "
+                f"finished; its folder {self._folder} is no longer recorded into"
+            )
 
     # -- the end -------------------------------------------------------------
 
@@ -319,26 +433,54 @@ class Experiment:
     ) -> None:
         if kind is None:
             self._end(SUCCESS, "", 0)
-        else:
-            from .lifecycle import outcome_of_exception
-
-            self._end(*outcome_of_exception(kind, value, tb))  # type: ignore[arg-type]
-
-    def _end(self, word: str, message: str, exit_code: int) -> None:
-        if self._finished or self._folder is None:
             return
+        from .lifecycle import outcome_of_exception, traceback_text
+
+        outcome = outcome_of_exception(kind, value, tb)  # type: ignore[arg-type]
+        # The traceback reaches the terminal only after the block, when the
+        # capture has ended: the stderr file gets its copy here.
+        self._end(*outcome, stderr_text=traceback_text(kind, value, tb))
+
+    def _end(
+        self, word: str, message: str, exit_code: int, stderr_text: str = ""
+    ) -> None:
+        if self._finished or self._record is None:
+            return
+        if os.getpid() != self._owner_pid:
+            return  # a forked child: the end of the run is its parent's to record
         self._finished = True
         failures = self._stop_parts()
+        record = self._record
         try:
-            write_status(self._folder, word, message)
+            if stderr_text:
+                _append_text(record / "stderr", stderr_text)
+            if self._rank.distributed and self._rank.rank == 0:
+                word, message = self._collect_rank_ends(word, message)
+            write_status(record, word, message)
             self._metadata.update({"end-timestamp": now(), "exit-code": exit_code})
-            write_json_atomic(self._folder / "metadata.json", self._metadata)
+            write_json_atomic(record / "metadata.json", self._metadata)
         finally:
             if self._metrics is not None:
                 self._metrics.close()
             self._release_lock()
         if failures:
             raise failures[0]
+
+    def _collect_rank_ends(self, word: str, message: str) -> tuple[str, str]:
+        """Rank 0's terminal word, made ERROR by any other rank's failure."""
+        from .rankends import collect, end_timeout_from, this_rank_entry
+
+        assert self._folder is not None
+        states, failures = collect(
+            self._folder,
+            self._rank.world_size,
+            end_timeout_from(os.environ),
+            wait=word == SUCCESS,
+        )
+        self._metadata["ranks"] = [this_rank_entry(word), *states]
+        if word == SUCCESS and failures:
+            return ERROR, "\n".join(failures)
+        return word, message
 
     def _stop_parts(self) -> list[Exception]:
         """Stop hooks, capture and heartbeat, all of them even if one fails."""
@@ -382,6 +524,18 @@ def _recordable(value: dict[str, Any], name: str) -> dict[str, Any]:
     except MeticulousError as error:
         raise InvalidExperimentError(f"{name} cannot be recorded: {error}") from None
     return document
+
+
+def _append_text(path: Path, text: str) -> None:
+    """Add ``text`` to an output file, whole (a short write is retried)."""
+    data = text.encode("utf-8", "replace")
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o666)
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
 
 
 def _is_within(path: Path, folder: Path) -> bool:

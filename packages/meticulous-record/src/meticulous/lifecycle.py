@@ -135,7 +135,14 @@ def outcome_of_exception(
     """
     if issubclass(kind, SystemExit):
         return outcome_of_exit(value.code)
-    text = "".join(traceback.format_exception(kind, value, tb))
+    text = traceback_text(kind, value, tb)
     if issubclass(kind, KeyboardInterrupt):
         return INTERRUPTED, f"signal SIGINT\n{text}", -int(signal.SIGINT)
     return ERROR, text, 1
+
+
+def traceback_text(kind: type, value: BaseException, tb: Any) -> str:
+    """The traceback Python prints for this exception; none for SystemExit."""
+    if issubclass(kind, SystemExit):
+        return ""
+    return "".join(traceback.format_exception(kind, value, tb))

@@ -9,9 +9,12 @@ the start ``timestamp``, and appends to ``resumes``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .runinfo import SPEC_VERSION, now, process_metadata
+
+if TYPE_CHECKING:
+    from .ranks import RankInfo
 
 
 def start_metadata(
@@ -65,3 +68,24 @@ def start_metadata(
     if handed_over:
         metadata["launcher"] = handed_over
     return metadata
+
+
+def rank_keys(rank: RankInfo) -> dict[str, Any]:
+    """What a distributed run adds to the metadata of every rank (spec 10.3)."""
+    keys: dict[str, Any] = {"world-size": rank.world_size, "launch": rank.launch}
+    if rank.local_rank is not None:
+        keys["local-rank"] = rank.local_rank
+    return keys
+
+
+def rank_metadata(rank: RankInfo) -> dict[str, Any]:
+    """``ranks/<n>/metadata.json`` of a joined rank at its start (spec 10.3)."""
+    return {
+        "spec-version": SPEC_VERSION,
+        "rank": rank.rank,
+        **rank_keys(rank),
+        "timestamp": now(),
+        "end-timestamp": None,
+        "exit-code": None,
+        **process_metadata(),
+    }

@@ -19,7 +19,7 @@ from pathlib import Path
 from time import time as _now
 from typing import Any
 
-from .exceptions import InvalidSummaryError
+from .exceptions import InvalidMetricsError
 from .jsonable import line_encoder, readable
 
 # Names already checked are remembered so a training loop logging the same
@@ -35,13 +35,14 @@ class MetricsLog:
         self.path = folder / "metrics.jsonl"
         self._fd: int | None = None
         self._next_step: int | None = None
+        self.forked = False  # set once this process or its parent forked (spec 2.5)
         self._known_names: set[str] = set()
         self._encode = line_encoder()
         self._chunks = _c_line_chunks() or _chunks_of(self._encode)
 
     def append(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         if type(metrics) is not dict and not isinstance(metrics, Mapping):
-            raise InvalidSummaryError(
+            raise InvalidMetricsError(
                 f"log() takes a dict of metric names to values, not "
                 f"{type(metrics).__name__}"
             )
@@ -49,6 +50,17 @@ class MetricsLog:
             self._check_names(metrics)
         if self._fd is None:
             self._open()
+        if self.forked:  # several processes append: steps come from the file
+            from .forks import exclusive_lock
+
+            with exclusive_lock(self.path):
+                if step is None:
+                    self._next_step = _step_after_last_line(self.path)
+                self._write_row(metrics, step)
+            return
+        self._write_row(metrics, step)
+
+    def _write_row(self, metrics: Mapping[str, Any], step: int | None) -> None:
         if step is None:
             step = self._next_step
         elif type(step) is not int:
@@ -69,7 +81,7 @@ class MetricsLog:
     def _check_names(self, metrics: Mapping[str, Any]) -> None:
         for name in metrics:
             if not isinstance(name, str) or name[:1] == "_":
-                raise InvalidSummaryError(
+                raise InvalidMetricsError(
                     f"metric name {name!r} is not allowed: names must be strings "
                     f"not starting with '_' (reserved for _step and _time)"
                 )
@@ -123,7 +135,7 @@ def _chunks_of(encode: Callable[[Any], str]) -> Chunks:
 
 def _checked_step(step: Any) -> int:
     if isinstance(step, bool) or not hasattr(step, "__index__"):
-        raise InvalidSummaryError(f"step must be an integer, not {step!r}")
+        raise InvalidMetricsError(f"step must be an integer, not {step!r}")
     return step.__index__()
 
 

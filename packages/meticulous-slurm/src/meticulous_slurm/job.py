@@ -109,7 +109,10 @@ class PointRunner(submitit.helpers.Checkpointable):
             # later: pass the stop on to the command so it records it.
             self._stop_child()
             raise
-        _settle_status(spec.folder, returncode)
+        if os.environ.get("SLURM_PROCID", "0") == "0":
+            # Only the main task's end is the folder's (spec section 10);
+            # another task's command records its own end under ranks/.
+            _settle_status(spec.folder, returncode)
         if returncode != 0:
             raise PointFailed(
                 f"point {spec.index} (experiment {spec.experiment_id}) failed: "

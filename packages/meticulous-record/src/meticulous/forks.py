@@ -1,0 +1,62 @@
+"""What a fork changes for a running experiment (spec 2.5 and 3).
+
+A forked child (a data-loading worker, ``multiprocessing`` with the fork
+start method, a user's ``os.fork()``) inherits the experiment object, its
+hooks and its open files. Its end is not the run's end: every end-of-run
+path checks the pid of the process that started the experiment. What the
+child *does* record is shared with its parent: its output goes through the
+same descriptors, and its ``log`` rows go into the same ``metrics.jsonl``,
+so from the first fork on, automatic steps are taken from the file under a
+lock rather than from a per-process counter that both sides would share.
+
+``os.register_at_fork`` handlers cannot be unregistered, so one handler is
+registered on first use, and it only acts on experiments still running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+_running: weakref.WeakSet[Any] = weakref.WeakSet()
+_registered = False
+
+
+def watch(experiment: Any) -> None:
+    """Tell ``experiment`` (its ``_forked``) about every fork while it runs."""
+    global _registered
+    if not _registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_parent=_after_fork, after_in_child=_after_fork)
+        _registered = True
+    _running.add(experiment)
+
+
+def unwatch(experiment: Any) -> None:
+    _running.discard(experiment)
+
+
+def _after_fork() -> None:
+    for experiment in list(_running):
+        experiment._forked()
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` of ``path`` through a descriptor of our own.
+
+    A descriptor inherited across a fork shares its lock with the other
+    process (flock locks belong to the open file description), so each
+    holder opens the file anew.
+    """
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
