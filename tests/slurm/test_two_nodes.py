@@ -10,6 +10,7 @@ fixture: (this host's node, the other node).
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -93,6 +94,21 @@ def only_folder(project: Project) -> Path:
     return folders[0]
 
 
+def sigkill_on(node: str, job_id: str, pid: int) -> None:
+    """SIGKILL PID from a step of its own job on NODE, as an OOM killer there
+    would (``scancel --signal=KILL`` cancels the job instead, which sends
+    SIGTERM first)."""
+    killer = subprocess.run(
+        ["srun", f"--jobid={job_id}", "--overlap", f"--nodelist={node}"]
+        + ["sh", "-c", f"hostname && kill -KILL {pid}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (killer.returncode, killer.stdout.strip()) == (0, node), killer.stderr
+
+
 def test_a_run_killed_on_the_other_node_is_dead_for_a_reader_here(project, two_nodes):
     """No pid check can reach the other host: the heartbeat is the evidence."""
     _, there = two_nodes
@@ -109,24 +125,7 @@ def test_a_run_killed_on_the_other_node_is_dead_for_a_reader_here(project, two_n
     assert metadata["slurm"]["node"] == there
     assert ExperimentReader(folder).status == "RUNNING"
 
-    # SIGKILL the run from a step of its own job on its node (scancel
-    # --signal=KILL would cancel the job, which sends SIGTERM first).
-    killer = subprocess.run(
-        [
-            "srun",
-            f"--jobid={job_id}",
-            "--overlap",
-            f"--nodelist={there}",
-            "sh",
-            "-c",
-            f"hostname && kill -KILL {metadata['pid']}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert (killer.returncode, killer.stdout.strip()) == (0, there), killer.stderr
+    sigkill_on(there, job_id, metadata["pid"])
     wait_for(lambda: squeue_state(job_id) != "RUNNING", 60, "the job to end")
     assert read_status(folder)[0] == "RUNNING"  # nobody could write the end
 
@@ -232,3 +231,95 @@ def test_a_requeued_job_restarting_on_the_other_node_resumes_its_own_folder(
     assert metadata["host"] == other
     assert [resume["host"] for resume in metadata["resumes"]] == [other]
     assert (folder / "stdout").read_text().count("train.py version 1") == 2
+
+
+def srun_two_nodes(project: Project, *arguments: str) -> subprocess.Popen:
+    """``srun -N 2 -n 2 python train.py ARGUMENTS`` from this host, as a user
+    types it (no SLURM or meticulous variables inherited)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLURM_", "METICULOUS_"))
+    }
+    env["METICULOUS_RANK_END_TIMEOUT"] = "5"
+    return subprocess.Popen(
+        ["srun", "-N", "2", "-n", "2", "--time=5", sys.executable, "train.py"]
+        + list(arguments),
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_srun_of_a_recorded_script_on_both_nodes_is_one_experiment(project, two_nodes):
+    launch = srun_two_nodes(project, "--lr", "0.3")
+    out, err = launch.communicate(timeout=180)
+    assert launch.returncode == 0, out + err
+    assert out.count("train.py version 1") == 2  # both tasks ran the script
+    folder = only_folder(project)
+    assert read_status(folder)[0] == "SUCCESS"
+    metadata = read_json(folder / "metadata.json")
+    assert metadata["world-size"] == 2
+    # Slurm orders the nodes by name: task 0 on the first, task 1 on the other.
+    assert [rank["host"] for rank in metadata["ranks"]] == list(two_nodes)
+    assert [rank["status"] for rank in metadata["ranks"]] == ["SUCCESS", "SUCCESS"]
+    rank1 = read_json(folder / "ranks" / "1" / "metadata.json")
+    assert rank1["host"] == two_nodes[1] != metadata["host"]
+    assert read_json(folder / "summary.json") == {"lr": 0.3}
+
+
+def test_a_rank_killed_on_the_other_node_is_dead_for_a_reader_here(project, two_nodes):
+    """The main rank is alive here; rank 1 on the other node is SIGKILLed: a
+    reader here can only see its heartbeat stop."""
+    _, there = two_nodes
+    project.hold(0.1)
+    launch = srun_two_nodes(project, "--lr", "0.1", "--markers", str(project.markers))
+    try:
+        folder = only_folder(project)
+        rank1 = folder / "ranks" / "1"
+        wait_for_status(folder, ("RUNNING",))
+        wait_for_status(rank1, ("RUNNING",))
+        rank1_metadata = read_json(rank1 / "metadata.json")
+        assert rank1_metadata["host"] == there
+        job_id = read_json(folder / "metadata.json")["slurm"]["job-id"]
+        assert ExperimentReader(folder).status == "RUNNING"
+
+        sigkill_on(there, job_id, rank1_metadata["pid"])
+        reader = wait_for(
+            lambda: (r := ExperimentReader(folder)).status == "DEAD" and r,
+            timeout=120,
+            what="the reader to report the run with a killed rank DEAD",
+        )
+        assert "rank 1 is dead" in reader.status_message
+        assert read_status(folder)[0] == "RUNNING"  # the main rank still runs
+        assert launch.poll() is None
+    finally:
+        (project.markers / "lr-0.1.hold").unlink(missing_ok=True)
+        out, err = launch.communicate(timeout=120)
+    # The main rank then ends, and does not call the run a success.
+    word, message = read_status(folder)
+    assert word == "ERROR", (word, message, out, err)
+    assert "rank 1" in message
+
+
+def test_a_two_node_sweep_point_is_one_experiment_with_ranks_on_both(
+    project, two_nodes
+):
+    sweep = project.write_sweep(
+        "executor: slurm\n"
+        "slurm:\n  cpus_per_task: 1\n  nodes: 2\n  tasks_per_node: 1\n"
+        "  timeout_min: 10\n"
+        "name: wide\ngrid:\n  lr: [0.2]\n"
+    )
+    done = run_cli("sweep", str(sweep), "--wait", cwd=project.root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (folder,) = project.experiment_folders()
+    assert read_status(folder)[0] == "SUCCESS"
+    metadata = read_json(folder / "metadata.json")
+    assert metadata["world-size"] == 2
+    assert {rank["host"] for rank in metadata["ranks"]} == set(two_nodes)
+    assert [rank["status"] for rank in metadata["ranks"]] == ["SUCCESS", "SUCCESS"]
+    assert metadata["launcher"]["sweep"] == "wide"
+    assert "train.py version 1" in (folder / "ranks" / "1" / "stdout").read_text()
