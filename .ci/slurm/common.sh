@@ -6,6 +6,9 @@ RUN_DIR=$STATE_ROOT/run              # pid files (and the applied-config stamps)
 NETNS=meticulous-slurm-n2            # the second node's network namespace
 VETH_HOST=mslurm-veth0               # veth end in this (root) namespace
 VETH_NODE=mslurm-veth1               # veth end inside $NETNS
+# The root mount's propagation before setup.sh made it shared (teardown.sh
+# puts it back).
+ROOT_PROPAGATION_FILE=$STATE_ROOT/root-propagation-before
 
 # pid_of PIDFILE COMM : print the pid in PIDFILE if that process is alive
 # and is COMM (so a stale pid file never matches another process).

@@ -351,6 +351,8 @@ slurmd_ok() {
         want=$(stat -L -c %i "/run/netns/$NETNS" 2>/dev/null) || return 1
     fi
     [[ -n $want && $(ns_of "$pid" net) == "$want" ]] || return 1
+    # Its root is a slave of this namespace's: later mounts reach its jobs.
+    grep -q '^[0-9]* [0-9]* [^ ]* / / [^-]* master:' "/proc/$pid/mountinfo" || return 1
     cmp -s "/proc/$pid/root/etc/hosts" "$HOSTS_FILE"
 }
 all_slurmd_ok() {
@@ -411,8 +413,22 @@ setup_network() {
     ip -n "$NETNS" link set dev "$VETH_NODE" up
 }
 
-# start_slurmd NAME : start that node's slurmd in a private mount namespace
-# where the cluster's hosts file is bind-mounted on /etc/hosts.  The second
+# root_shared : make the root mount a shared one (as systemd does), so that
+# each slurmd's mount namespace, a slave of this one, still receives what is
+# mounted here later (an sshfs, a scratch disk), while its /etc/hosts bind
+# mount never leaks back.  The former propagation is noted for teardown.sh.
+root_shared() {
+    local now
+    now=$(findmnt -n -o PROPAGATION /)
+    [[ $now == shared* ]] && return 0
+    [[ -s $ROOT_PROPAGATION_FILE ]] || echo "$now" >"$ROOT_PROPAGATION_FILE"
+    log "making the root mount shared (it was $now), so jobs see later mounts"
+    mount --make-shared /
+}
+
+# start_slurmd NAME : start that node's slurmd in a mount namespace of its own
+# (a slave of this one) where the cluster's hosts file is bind-mounted on
+# /etc/hosts.  The second
 # node also gets the network namespace (through nsenter: `ip netns exec`
 # remounts /sys and hides the cgroup mounts, and slurmd then fails with "No
 # filesystem mounted on /sys/fs/cgroup") and a UTS namespace of its own, with
@@ -423,9 +439,9 @@ start_slurmd() {
     local inner='if [ "$3" = yes ]; then hostname "$1" || exit 1; fi
 mount --bind "$2" /etc/hosts || exit 1
 exec slurmd -N "$1"'
-    local cmd=(unshare --mount --propagation private sh -c "$inner" slurmd-launch "$name" "$HOSTS_FILE" no)
+    local cmd=(unshare --mount --propagation slave sh -c "$inner" slurmd-launch "$name" "$HOSTS_FILE" no)
     if [[ $name != "$NODE" ]]; then
-        cmd=(nsenter "--net=/run/netns/$NETNS" unshare --uts --mount --propagation private
+        cmd=(nsenter "--net=/run/netns/$NETNS" unshare --uts --mount --propagation slave
             sh -c "$inner" slurmd-launch "$name" "$HOSTS_FILE" yes)
     fi
     detach "$LOG_DIR/slurmd-$name.stdout" "${cmd[@]}"
@@ -573,6 +589,7 @@ else
     log "slurmctld up"
 fi
 
+root_shared
 for name in "${NODE_NAMES[@]}"; do
     if slurmd_ok "$name"; then
         log "slurmd of node $name already running"

@@ -76,4 +76,14 @@ if netns_exists || ip link show dev "$VETH_HOST" >/dev/null 2>&1; then
     remove_network
 fi
 
+if [[ -s $ROOT_PROPAGATION_FILE ]]; then
+    before=$(<"$ROOT_PROPAGATION_FILE")
+    log "putting the root mount's propagation back to $before"
+    case $before in
+    private) mount --make-private / ;;
+    slave*) mount --make-slave / ;;
+    esac
+    rm -f "$ROOT_PROPAGATION_FILE"
+fi
+
 log "done"
