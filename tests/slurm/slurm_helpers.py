@@ -235,3 +235,17 @@ def final_sacct_states(array_job_id: str, tasks: int) -> dict[str, str]:
         return states if done else None
 
     return wait_for(finished, what=f"sacct to know the {tasks} tasks as finished")
+
+
+def release_requeued(job_id: str, *settings: str) -> None:
+    """Start a requeued job now rather than after its BeginTime (about 120 s
+    ahead), with any other ``scontrol update`` SETTINGS (``ExcNodeList=...``)."""
+    wait_for(lambda: squeue_state(job_id) == "PENDING", 60, "the job to be requeued")
+    # slurmd refuses to start a job again on a node in the same second as it
+    # revoked the job's credential ("Job credential revoked"): the job would
+    # fail at once.
+    time.sleep(1.1)
+    subprocess.run(
+        ["scontrol", "update", f"jobid={job_id}", *settings, "StartTime=now"],
+        check=True,
+    )

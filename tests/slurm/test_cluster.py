@@ -1,16 +1,15 @@
-"""Sweeps on a real SLURM cluster (the two-node cluster of .ci/slurm/setup.sh).
+"""Sweeps on a real SLURM cluster (the one-node cluster of .ci/slurm/setup.sh).
 
 Every test here takes the ``slurm_cluster`` fixture: without a cluster they
 are skipped on a workstation and fail in CI. The cluster has two CPUs, so the
 jobs ask for one CPU each and the grids stay small. Experiments, sweep records
 and submitit's logs all live under ``tmp_path``, which slurmd sees because it
-runs on this machine (both nodes share its filesystem).
+runs on this machine.
 """
 
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from slurm_helpers import (
     final_sacct_states,
     read_json,
     read_status,
+    release_requeued,
     run_cli,
     squeue_state,
     sweep_record,
@@ -42,6 +42,12 @@ def slurm_sweep(project, body: str, *, array_parallelism: int | None = None) -> 
     return project.write_sweep(section + body)
 
 
+def cluster_nodes() -> list[str]:
+    return subprocess.run(
+        ["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True, check=True
+    ).stdout.split()
+
+
 def default_partition() -> str:
     out = subprocess.run(
         ["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, check=True
@@ -49,9 +55,7 @@ def default_partition() -> str:
     return next(p.rstrip("*") for p in out if p.endswith("*"))
 
 
-def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(
-    project, slurm_cluster
-):
+def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(project):
     sweep = slurm_sweep(project, "name: array\ngrid:\n  lr: [0.1, 0.01, 0.001]\n")
     result = run_cli("sweep", str(sweep), "--wait", cwd=project.root)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -71,7 +75,7 @@ def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(
         assert slurm["array-job-id"] == array_job_id
         assert str(slurm["array-task-id"]) == str(index)
         assert slurm["job-id"]
-        assert slurm["node"] in slurm_cluster  # either node of the cluster
+        assert slurm["node"] in cluster_nodes()
         assert slurm["partition"] == default_partition()
         launcher = metadata["launcher"]
         assert launcher["sweep"] == "array"
@@ -101,14 +105,7 @@ def release_and_expect_resumed(project, job_id: str, folder) -> None:
     wait_for_status(folder, ("INTERRUPTED",), timeout=60)
     (project.markers / "lr-0.1.hold").unlink()
     # A requeued job waits ~150 s (BeginTime) unless released.
-    wait_for(lambda: squeue_state(job_id) == "PENDING", 60, "the job to be requeued")
-    # slurmd refuses to start a job again on a node in the same second as it
-    # revoked the job's credential ("Job credential revoked"), so the job
-    # would fail at once.
-    time.sleep(1.1)
-    subprocess.run(
-        ["scontrol", "update", f"jobid={job_id}", "StartTime=now"], check=True
-    )
+    release_requeued(job_id)
     wait_for_status(folder, ("SUCCESS", "ERROR"), timeout=180)
     assert read_status(folder)[0] == "SUCCESS"
     metadata = read_json(folder / "metadata.json")

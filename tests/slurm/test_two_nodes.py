@@ -22,6 +22,7 @@ from slurm_helpers import (
     Project,
     read_json,
     read_status,
+    release_requeued,
     run_cli,
     squeue_state,
     sweep_record,
@@ -209,18 +210,8 @@ def test_a_requeued_job_restarting_on_the_other_node_resumes_its_own_folder(
     subprocess.run(["scontrol", "requeue", job_id], check=True)
     wait_for_status(folder, ("INTERRUPTED",), timeout=60)
     (project.markers / "lr-0.1.hold").unlink()
-    wait_for(lambda: squeue_state(job_id) == "PENDING", 60, "the job to be requeued")
     # Keep it off the node it ran on, and start it now, not after BeginTime.
-    subprocess.run(
-        [
-            "scontrol",
-            "update",
-            f"jobid={job_id}",
-            f"ExcNodeList={first}",
-            "StartTime=now",
-        ],
-        check=True,
-    )
+    release_requeued(job_id, f"ExcNodeList={first}")
     wait_for_status(folder, ("SUCCESS", "ERROR"), timeout=180)
 
     assert read_status(folder)[0] == "SUCCESS"
