@@ -36,12 +36,15 @@ SUITES = {
 
 
 def _cluster_is_up() -> bool:
+    """Every node answers (a missing second node means: run setup.sh)."""
     if not shutil.which("sinfo"):
         return False
     probe = subprocess.run(
-        ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, check=False
+        ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, check=False
     )
-    return probe.returncode == 0 and bool(probe.stdout.strip())
+    states = probe.stdout.split()
+    usable = ("idle", "mixed", "allocated", "completing")
+    return probe.returncode == 0 and bool(states) and all(s in usable for s in states)
 
 
 def _ensure_slurm_cluster(session: nox.Session) -> None:

@@ -42,7 +42,9 @@ DB_NAME=slurm_acct_db
 DB_USER=slurm
 DB_PASS=meticulous-slurm-ci          # local-only DB (bound to 127.0.0.1 / socket)
 TIMEOUT=${METICULOUS_SLURM_TIMEOUT:-120}
-PACKAGES=(slurm-wlm slurm-client slurmdbd munge mariadb-server mariadb-client)
+# iproute2 (ip), util-linux (nsenter, unshare, findmnt) and mount make the
+# second node.
+PACKAGES=(slurm-wlm slurm-client slurmdbd munge mariadb-server mariadb-client iproute2 util-linux mount)
 
 export SLURM_CONF
 START_TS=$SECONDS
