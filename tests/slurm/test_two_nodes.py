@@ -37,8 +37,9 @@ slurm:
   timeout_min: 10
 """
 
-# Allocates COUNT experiments one after the other once the GO file exists,
-# and writes which ids it got (and where it ran) to OUT.
+# allocate.py NAME READY GO OUT COUNT: says it is READY, then allocates COUNT
+# experiments one after the other once the GO file exists, and writes which
+# ids it got (and where it ran) to OUT.
 ALLOCATE_PY = textwrap.dedent(
     """\
     import json
@@ -48,14 +49,16 @@ ALLOCATE_PY = textwrap.dedent(
 
     from meticulous import Experiment
 
-    ready, go, out, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    name, ready, go, out = sys.argv[1:5]
+    count = int(sys.argv[5])
     open(ready, "w").close()
     deadline = time.time() + 120
     while not os.path.exists(go) and time.time() < deadline:
         time.sleep(0.005)
     ids = []
     for index in range(count):
-        with Experiment({"job": os.environ["SLURM_JOB_ID"], "index": index}) as run:
+        args = {"job": os.environ["SLURM_JOB_ID"], "process": name, "index": index}
+        with Experiment(args) as run:
             ids.append(run.experiment_id)
     with open(out + ".tmp", "w") as handle:
         json.dump({"node": os.environ["SLURMD_NODENAME"], "ids": ids}, handle)
@@ -140,40 +143,42 @@ def test_a_run_killed_on_the_other_node_is_dead_for_a_reader_here(project, two_n
 
 
 def test_jobs_on_both_nodes_allocating_at_once_get_distinct_ids(project, two_nodes):
-    """Two jobs per node (each node declares the machine's CPUs) start
-    allocating at the same moment, in one experiments folder."""
+    """One job per node, each running two allocating processes: four
+    processes on two hosts start allocating at the same moment, in one
+    experiments folder."""
     (project.root / "allocate.py").write_text(ALLOCATE_PY)
     project.commit("allocate.py")
     count = 10
     go = project.markers / "go"
-    jobs = {}
+    processes = {}  # name -> (job id, ready file, result file)
     for node in two_nodes:
-        for copy in range(2):
-            name = f"{node}-{copy}"
-            ready, out = (
-                project.markers / f"{name}.ready",
-                project.markers / f"{name}.json",
+        names = [f"{node}-{copy}" for copy in range(2)]
+        files = {
+            n: (project.markers / f"{n}.ready", project.markers / f"{n}.json")
+            for n in names
+        }
+        command = (
+            " & ".join(
+                f"{sys.executable} allocate.py {n} {ready} {go} {out} {count}"
+                for n, (ready, out) in files.items()
             )
-            command = f"{sys.executable} allocate.py {ready} {go} {out} {count}"
-            jobs[name] = (
-                sbatch(project, f"--nodelist={node}", command=command),
-                ready,
-                out,
-            )
+            + " & wait"
+        )
+        job_id = sbatch(project, f"--nodelist={node}", command=command)
+        for n, (ready, out) in files.items():
+            processes[n] = (job_id, ready, out)
     wait_for(
-        lambda: all(ready.exists() for _, ready, _ in jobs.values()),
-        120,
-        "all four jobs to be running",
+        lambda: all(ready.exists() for _, ready, _ in processes.values()),
+        180,
+        "the four allocating processes to be running",
     )
     go.write_text("")
-    results = {}
-    for name, (job_id, _, out) in jobs.items():
-        wait_for(
-            out.exists,
-            120,
-            f"job {job_id} ({name}) to finish: {job_log(project, job_id)}",
-        )
-        results[name] = json.loads(out.read_text())
+    for job_id, _, out in processes.values():
+        try:
+            wait_for(out.exists, 120, f"{out.name} of job {job_id}")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; its output: {job_log(project, job_id)}")
+    results = {n: json.loads(out.read_text()) for n, (_, _, out) in processes.items()}
 
     assert {result["node"] for result in results.values()} == set(two_nodes)
     every_id = [i for result in results.values() for i in result["ids"]]
@@ -183,11 +188,12 @@ def test_jobs_on_both_nodes_allocating_at_once_get_distinct_ids(project, two_nod
     assert [f.name for f in folders] == sorted(every_id, key=int)
     # Each folder is the run that got its id, on the node that ran it.
     for name, result in results.items():
-        job_id = jobs[name][0]
+        job_id = processes[name][0]
         for index, experiment_id in enumerate(result["ids"]):
             folder = project.experiments / experiment_id
             assert read_status(folder)[0] == "SUCCESS"
-            assert read_json(folder / "args.json") == {"job": job_id, "index": index}
+            args = {"job": job_id, "process": name, "index": index}
+            assert read_json(folder / "args.json") == args
             assert read_json(folder / "metadata.json")["host"] == result["node"]
 
 
