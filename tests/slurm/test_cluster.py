@@ -1,4 +1,4 @@
-"""Sweeps on a real SLURM cluster (the one-node cluster of .ci/slurm/setup.sh).
+"""Sweeps on a real SLURM cluster (the two-node cluster of .ci/slurm/setup.sh).
 
 Every test here takes the ``slurm_cluster`` fixture: without a cluster they
 are skipped on a workstation and fail in CI. The cluster has two CPUs, so the
