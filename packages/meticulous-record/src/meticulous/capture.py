@@ -61,6 +61,7 @@ class DescriptorTee:
         self.fd = fd
         self.path = path
         self._saved: int | None = None
+        self._unread_probe: Any = None
         self._tee: Any = None
 
     def start(self) -> None:
@@ -99,7 +100,9 @@ class DescriptorTee:
             os.close(self._saved)
             self._saved = None
             raise
-        os.close(read_end)
+        # Our copy of tee's read end (children do not inherit it): it tells
+        # how much tee has not read yet; holding it does not delay tee's EOF.
+        self._unread_probe = read_end
         os.dup2(write_end, self.fd)
         os.close(write_end)
 
@@ -108,7 +111,7 @@ class DescriptorTee:
             return
         flush_python_streams()
         flush_c_streams()
-        probe = os.dup(self.fd)  # our write end, to see what tee has not read
+        probe, self._unread_probe = self._unread_probe, None
         os.dup2(self._saved, self.fd)
         os.close(self._saved)
         self._saved = None
@@ -148,13 +151,13 @@ def _size(path: Path) -> int:
         return -1
 
 
-def _unread_bytes(write_end: int) -> int:
-    """Bytes waiting in the pipe behind ``write_end`` (0 where unknown: a pty)."""
+def _unread_bytes(read_end: int) -> int:
+    """Bytes written to the pipe or pty that tee has not read yet."""
     try:
         import fcntl
         import termios
 
-        count = fcntl.ioctl(write_end, termios.FIONREAD, b"\0\0\0\0")
+        count = fcntl.ioctl(read_end, termios.FIONREAD, b"\0\0\0\0")
         return int.from_bytes(count, sys.byteorder)
     except (ImportError, OSError):
         return 0

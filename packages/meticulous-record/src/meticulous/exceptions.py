@@ -20,14 +20,27 @@ class DirtyRepoException(MeticulousError):
     so the run is refused unless ``allow_dirty`` asks to record the diff.
     """
 
-    def __init__(self, repository: str, changed_files: list[str]) -> None:
+    def __init__(
+        self,
+        repository: str,
+        changed_files: list[str],
+        untracked_sources: list[str] = (),  # type: ignore[assignment]
+    ) -> None:
         self.repository = repository
         self.changed_files = list(changed_files)
-        listing = "\n".join(f"  {name}" for name in self.changed_files)
+        self.untracked_sources = list(untracked_sources)
+        parts = []
+        if self.changed_files:
+            listing = "\n".join(f"  {name}" for name in self.changed_files)
+            parts.append(f"uncommitted changes to tracked files:\n{listing}")
+        if self.untracked_sources:
+            listing = "\n".join(f"  {name}" for name in self.untracked_sources)
+            parts.append(f"imported source files that git does not track:\n{listing}")
         super().__init__(
-            f"the git repository {repository} has uncommitted changes to tracked "
-            f"files; commit them, or pass --allow-dirty (allow_dirty=True) to "
-            f"record the diff:\n{listing}"
+            f"the git repository {repository} is dirty; commit (or git add and "
+            f"commit) these, or pass --allow-dirty (allow_dirty=True) to record "
+            f"the diff and copies of the untracked sources. It has "
+            + "\nand ".join(parts)
         )
 
 

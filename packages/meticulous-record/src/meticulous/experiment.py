@@ -80,6 +80,9 @@ class Experiment:
         self._folder: Path | None = None
         self._record: Path | None = None  # where this process's own files go
         self._owner_pid = os.getpid()
+        self._sources: Any = None  # the imported-sources scan (spec 11)
+        self._untracked_at_start: list[str] = []
+        self._gpus: Any = None
         self._rank = PLAIN
         self._finished = False
         self._running = False
@@ -199,7 +202,7 @@ class Experiment:
         self._folder, self._record = folder, record
         self.curexpdir = str(folder)
         try:
-            self._metadata = rank_metadata(self._rank)
+            self._metadata = {**rank_metadata(self._rank), **self._start_environment()}
             write_json_atomic(record / "metadata.json", self._metadata)
             self._host, self._pid = self._metadata["host"], self._metadata["pid"]
             self._start_watching()
@@ -219,13 +222,17 @@ class Experiment:
     ) -> None:
         from .capture import require_tee
         from .gitstate import dirty_details, read_repo_state, require_clean
+        from .sources import SourceScan
 
         args_document = _recordable(self.args, "args")
         defaults_document = _recordable(self.default_args, "default_args")
         require_tee()
+        self._sources = SourceScan.start(project, [experiments])
         repo = read_repo_state(project)
+        untracked = self._sources.untracked() if self._sources else []
+        self._untracked_at_start = untracked
         if not allow_dirty:
-            require_clean(repo)
+            require_clean(repo, untracked)
         dirty = dirty_details(repo, experiments) if repo.dirty else None
 
         # 2. The folder, and 3. its lock.
@@ -280,6 +287,13 @@ class Experiment:
             description=description,
             launcher=reservation.launcher if reservation is not None else None,
         )
+        if self._rank.distributed:
+            from .metadata import rank_keys
+
+            metadata.update(rank_keys(self._rank))
+        metadata.update(self._start_environment())
+        self._metadata = metadata
+        self._record_sources(self._untracked_at_start)
         if mode != folders.RESUME:
             write_json_atomic(folder / "args.json", args_document)
             write_json_atomic(folder / "default_args.json", defaults_document)
@@ -289,12 +303,44 @@ class Experiment:
         ):
             write_bytes_atomic(folder / "dirty.patch", dirty[0])
             write_text_atomic(folder / "untracked.txt", dirty[1])
-        if self._rank.distributed:
-            from .metadata import rank_keys
-
-            metadata.update(rank_keys(self._rank))
         self._host, self._pid = metadata["host"], metadata["pid"]
         return metadata
+
+    def _start_environment(self) -> dict[str, Any]:
+        from .environment import GpuQuery, start_environment
+
+        self._gpus = GpuQuery()
+        return start_environment()
+
+    def _record_sources(self, untracked: list[str]) -> None:
+        """Copy untracked imported sources into ``sources/`` and list them in
+        the metadata (spec 11); the caller writes ``metadata.json``."""
+        from .sources import copy_sources
+
+        record = self._record
+        assert record is not None
+        metadata = self._metadata
+        listed = metadata.get("untracked-sources")
+        listed = list(listed) if isinstance(listed, list) else []
+        if self._sources is not None and untracked:
+            copied = copy_sources(record, self._sources.toplevel, untracked)
+            listed += [name for name in copied if name not in listed]
+        metadata["untracked-sources"] = listed
+        metadata["reproducible-from-commit"] = not (metadata.get("dirty") or listed)
+
+    def _end_facts(self) -> None:
+        """What is only known at the end: later imports, packages, GPUs."""
+        from .environment import imported_packages
+
+        try:
+            if self._sources is not None:
+                assert self._folder is not None
+                self._sources = self._sources.later([self._folder.parent])
+                self._record_sources(self._sources.untracked())
+            self._metadata["packages"] = imported_packages()
+            self._metadata["gpus"] = self._gpus.names()
+        except Exception:  # noqa: BLE001, S110 - the run's end matters more
+            pass
 
     def _start_watching(self) -> None:
         from .capture import DescriptorTee, StreamTee
@@ -454,6 +500,7 @@ class Experiment:
         try:
             if stderr_text:
                 _append_text(record / "stderr", stderr_text)
+            self._end_facts()
             if self._rank.distributed and self._rank.rank == 0:
                 word, message = self._collect_rank_ends(word, message)
             write_status(record, word, message)
@@ -462,6 +509,7 @@ class Experiment:
         finally:
             if self._metrics is not None:
                 self._metrics.close()
+                self._metrics = None  # log() now says the run is over
             self._release_lock()
         if failures:
             raise failures[0]

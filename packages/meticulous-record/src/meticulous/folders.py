@@ -19,7 +19,7 @@ from .exceptions import (
     MismatchedArgsException,
     MismatchedCommitException,
 )
-from .ids import allocate_id, is_integer_id
+from .ids import allocate_id, is_integer_id, note_explicit_id
 from .locks import LockFile
 from .status import QUEUED, read_status
 
@@ -212,4 +212,5 @@ def _create(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> str
         raise InvalidExperimentError(
             f"experiments directory {folder.parent} is not writable: {error}"
         ) from None
+    note_explicit_id(folder.parent, folder.name)
     return NEW

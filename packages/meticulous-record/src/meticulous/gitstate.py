@@ -81,10 +81,13 @@ def read_repo_state(project_directory: str | os.PathLike[str]) -> RepoState:
     return RepoState(sha, message.removesuffix("\n"), changed, cwd)
 
 
-def require_clean(state: RepoState) -> None:
-    """Refuse a run whose tracked files differ from HEAD."""
-    if state.dirty:
-        raise DirtyRepoException(_toplevel(state), state.changed_files)
+def require_clean(state: RepoState, untracked_sources: list[str] = ()) -> None:  # type: ignore[assignment]
+    """Refuse a run whose tracked files differ from HEAD, or that imported
+    files git does not track (spec 11)."""
+    if state.dirty or untracked_sources:
+        raise DirtyRepoException(
+            _toplevel(state), state.changed_files, untracked_sources
+        )
 
 
 def dirty_details(state: RepoState, exclude: Path | None) -> tuple[bytes, str]:

@@ -122,3 +122,20 @@ def _read_hint(path: Path) -> int | None:
 def _largest_integer_id(directory: Path) -> int:
     with os.scandir(directory) as entries:
         return max((int(e.name) for e in entries if is_integer_id(e.name)), default=0)
+
+
+def note_explicit_id(experiments_directory: str | os.PathLike[str], name: str) -> None:
+    """A new folder made for an explicit integer id moves the hint past it
+    (spec 4), so the next automatic id is the largest plus one, as in
+    meticulous-ml, and never a smaller number than an id chosen by hand."""
+    if not is_integer_id(name):
+        return
+    directory = Path(experiments_directory)
+    meta = directory / META_FOLDER
+    meta.mkdir(parents=True, exist_ok=True)
+    with LockFile(meta / "ids.lock"):
+        hint = _read_hint(meta / "last-id")
+        if hint is None:
+            hint = _largest_integer_id(directory)
+        if int(name) >= hint:
+            write_text_atomic(meta / "last-id", f"{max(hint, int(name))}\n")
