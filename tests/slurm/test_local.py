@@ -118,7 +118,7 @@ def test_a_failing_point_fails_the_wait_and_resume_reruns_only_it(project):
         str(project.experiments),
         cwd=project.root,
     )
-    assert status.returncode == 0
+    assert status.returncode == 1  # a point did not succeed (cli.py's exit codes)
     assert "1 succeeded, 1 failed" in status.stdout
 
     (project.markers / "lr-0.01.fail").unlink()

@@ -42,8 +42,8 @@ def test_a_valid_file_is_read_with_submitit_names():
         "gpus_per_node": 1,
         "array_parallelism": 16,
     }
-    assert str(sweep.project_directory) == "/somewhere"
-    assert str(sweep.experiments_directory) == "/somewhere/experiments"
+    # /somewhere is in no repository: the project is the current directory's
+    assert sweep.experiments_directory == sweep.project_directory / "experiments"
     assert sweep.max_requeues == 3
 
 
@@ -98,7 +98,7 @@ def test_a_valid_file_is_read_with_submitit_names():
         ),
         (
             "command: python t.py\nslurm:\n  timeout_min: an hour\n",
-            "config.yaml:3: slurm.timeout_min: wrong type: expected an integer",
+            "config.yaml:3: slurm.timeout_min: must be a positive integer",
         ),
         (
             "command: python t.py\nslurm:\n  max_num_timeout: 3\n",
@@ -171,3 +171,29 @@ def test_a_missing_file_is_a_clear_error(project):
     result = run_cli("sweep", "nope.yaml", cwd=project.root)
     assert result.returncode == 2
     assert "nope.yaml: no such sweep file" in result.stderr
+
+
+def test_yaml_1_2_keeps_on_off_and_no_as_strings_and_reads_1e_3_as_a_float():
+    sweep = parse_sweep_file(
+        "command: python t.py\n"
+        "grid:\n"
+        "  switch: [on, off, yes, NO]\n"
+        "  lr: [1e-3, 0.1]\n"
+        "args:\n"
+        "  country: NO\n",
+        "config.yaml",
+    )
+    assert sweep.grid["switch"] == ["on", "off", "yes", "NO"]
+    assert sweep.grid["lr"] == [0.001, 0.1]
+    assert all(type(value) is float for value in sweep.grid["lr"])
+    assert sweep.args == {"country": "NO"}
+
+
+def test_yaml_errors_keep_their_line_numbers_under_yaml_1_2():
+    problems = problems_of(
+        "command: python t.py\ngrid:\n  lr: [1e-3]\n  lr: [0.1]\nexecutor: [local\n"
+    )
+    assert problems[0].startswith("config.yaml:")
+    assert "invalid YAML" in problems[0]
+    duplicate = problems_of("command: python t.py\ngrid:\n  lr: [1e-3]\n  lr: [0.1]\n")
+    assert duplicate == ["config.yaml:4: grid: duplicate key 'lr'"]

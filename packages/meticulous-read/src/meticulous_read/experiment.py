@@ -13,6 +13,7 @@ from typing import IO, Any
 import pandas as pd
 
 from . import metrics as metrics_file
+from .attempts import latest_attempt
 from .folder import Snapshot, read_snapshot
 from .status import derive_status
 from .table import typed_array
@@ -111,8 +112,12 @@ class ExperimentReader:
 
     @functools.cached_property
     def metrics(self) -> pd.DataFrame:
-        """metrics.jsonl: one row per logged line; ``_step``, ``_time`` then names."""
+        """metrics.jsonl: one row per logged line; ``_step``, ``_time`` then names.
+
+        Only the latest attempt's rows (spec §16), so a resumed run is one curve.
+        """
         records, bad = metrics_file.read_records(self._location)
+        records = latest_attempt(records)
         if bad:
             warnings.warn(
                 f"experiment {self.id}: {bad} line(s) of metrics.jsonl skipped",

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as metrics_file
+from .attempts import latest_attempt
 from .experiment import ExperimentReader, extra_properties
 from .scan import scan
 from .status import BROKEN, derive_status
@@ -188,7 +189,7 @@ class Experiments:
             if bad:
                 bad_files.append(experiment_id)
             metrics_file.long_rows(
-                experiment_id, records, ids, steps, times, names, values
+                experiment_id, latest_attempt(records), ids, steps, times, names, values
             )
         warn_aggregate("experiments with unreadable metrics.jsonl lines", bad_files)
         seconds = [float(t) if type(t) in (int, float) else float("nan") for t in times]

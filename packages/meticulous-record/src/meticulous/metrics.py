@@ -37,6 +37,8 @@ class MetricsLog:
         self._next_step: int | None = None
         self.forked = False  # set once this process or its parent forked (spec 2.5)
         self._known_names: set[str] = set()
+        attempt = _attempt_of(folder)  # {"_attempt": n} on rows of a resumed run
+        self._attempt = {"_attempt": attempt} if attempt > 1 else {}
         self._encode = line_encoder()
         self._chunks = _c_line_chunks() or _chunks_of(self._encode)
 
@@ -65,7 +67,7 @@ class MetricsLog:
             step = self._next_step
         elif type(step) is not int:
             step = _checked_step(step)
-        row = {"_step": step, "_time": _now(), **metrics}
+        row = {"_step": step, "_time": _now(), **self._attempt, **metrics}
         try:
             line = "".join(self._chunks(row, 0))
         except (ValueError, TypeError, RecursionError):  # NaN, odd keys, a cycle
@@ -155,3 +157,14 @@ def _step_after_last_line(path: Path) -> int:
         if isinstance(step, int):
             return step + 1
     return 0
+
+
+def _attempt_of(folder: Path) -> int:
+    """Spec §16: run n of a folder is attempt 1 + len(resumes); rows of a
+    resumed attempt say so, so its restarted steps are not joined to the last."""
+    try:
+        with open(folder / "metadata.json", "rb") as handle:
+            resumes = json.loads(handle.read()).get("resumes")
+    except (OSError, ValueError, AttributeError):
+        return 1
+    return 1 + len(resumes) if isinstance(resumes, list) else 1

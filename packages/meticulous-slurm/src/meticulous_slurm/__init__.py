@@ -5,13 +5,14 @@ here let a script load and expand a sweep file the same way.
 """
 
 from .errors import SubmissionError, SweepError, SweepFileError
+from .model import Sweep
 from .points import expand_points, point_argv
-from .sweepfile import SweepFile, load_sweep_file, parse_sweep_file
+from .yamlcheck import load_sweep_file, parse_sweep_file
 
 __all__ = [
     "SubmissionError",
+    "Sweep",
     "SweepError",
-    "SweepFile",
     "SweepFileError",
     "expand_points",
     "load_sweep_file",

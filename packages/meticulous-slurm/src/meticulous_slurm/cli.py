@@ -1,14 +1,25 @@
 """``meticulous-slurm``: sweep, status, resume, cancel.
 
-Bad input (the sweep file, the repository, an unknown sweep) prints the
-problem on stderr and exits 2 before anything is reserved or submitted; a
-scheduler that refuses the submission exits 1; ``--wait`` exits 1 when a point
-did not succeed.
+Exit codes (also in the README):
+
+* 0 -- done, and every point succeeded (``sweep``/``resume`` without
+  ``--wait``: submitted);
+* 1 -- a point failed or was cancelled (``status``, ``--wait``), or the
+  scheduler refused the submission;
+* 2 -- bad input (the sweep file, the repository, the cluster's limits, an
+  unknown sweep): nothing was reserved or submitted;
+* 3 -- ``status`` only: nothing failed so far, but points are still queued or
+  running;
+* 130 -- ``--wait`` interrupted (the jobs go on).
+
+A reader of the output that goes away (``| head``) is not an error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -16,35 +27,73 @@ from typing import TextIO
 
 from .errors import SubmissionError, SweepError
 
+EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_UNFINISHED = 3
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("meticulous-slurm")
+    except PackageNotFoundError:  # pragma: no cover - running from a checkout
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meticulous-slurm",
         description="Launch a grid of recorded experiments as SLURM job arrays, or locally.",
+        epilog="exit codes: 0 all succeeded, 1 a point failed or was cancelled or the"
+        " scheduler refused, 2 bad input, 3 (status) still running, 130 interrupted",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sweep = commands.add_parser("sweep", help="submit every point of a sweep file")
-    sweep.add_argument("file", type=Path, help="the sweep file (YAML)")
+    sweep = commands.add_parser(
+        "sweep",
+        help="submit every point of a sweep file, or of a command after --",
+        description="Submit a sweep file's points, or a command's: "
+        "meticulous-slurm sweep -- python train.py --lr 0.1,0.01 --batch-size 32,64",
+    )
+    sweep.add_argument("file", type=Path, nargs="?", help="the sweep file (YAML 1.2)")
     sweep.add_argument(
         "--wait", action="store_true", help="show progress until all points end"
     )
     sweep.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the points and the sbatch script; reserve and submit nothing",
+        help="check everything, print the points, paths and sbatch script; "
+        "reserve and submit nothing",
     )
     sweep.add_argument(
         "--name", help="the sweep's name (default: the file's 'name', else stem-time)"
+    )
+    sweep.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value of the file (dotted keys: grid.lr=[0.1,0.2], executor=local)",
+    )
+    sweep.add_argument(
+        "--slurm",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE,...",
+        help="slurm parameters, e.g. partition=gpu,timeout_min=60",
     )
     _experiments_option(sweep, "overrides the file's experiments_directory")
 
     status = commands.add_parser("status", help="count the points of a sweep by state")
     status.add_argument("sweep", help="a sweep's name, its folder, or its sweep.json")
     status.add_argument("--all", action="store_true", help="list succeeded points too")
+    status.add_argument(
+        "--json", action="store_true", help="one JSON object: points and counts"
+    )
     _experiments_option(status, "where to look the sweep up (default: ./experiments)")
 
     resume = commands.add_parser(
@@ -53,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("sweep", help="a sweep's name, its folder, or its sweep.json")
     resume.add_argument(
         "--wait", action="store_true", help="show progress until all points end"
+    )
+    resume.add_argument(
+        "--code",
+        choices=("frozen", "head"),
+        default="frozen",
+        help="run the sweep's frozen commit (default) or the repository's HEAD now",
     )
     _experiments_option(resume, "where to look the sweep up (default: ./experiments)")
 
@@ -67,7 +122,13 @@ def _experiments_option(parser: argparse.ArgumentParser, help_text: str) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] | None = None
+    if "--" in argv:
+        split = argv.index("--")
+        argv, command = argv[:split], argv[split + 1 :]
     arguments = build_parser().parse_args(argv)
+    arguments.command_line = command
     handler = {
         "sweep": command_sweep,
         "status": command_status,
@@ -77,136 +138,211 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(arguments, sys.stdout)
     except SweepError as error:
-        print(f"meticulous-slurm: error: {error}", file=sys.stderr)
+        _error(f"meticulous-slurm: error: {error}")
         return EXIT_BAD_INPUT
     except SubmissionError as error:
-        print(f"meticulous-slurm: {error}", file=sys.stderr)
+        _error(f"meticulous-slurm: {error}")
         return EXIT_FAILED
+    except BrokenPipeError:
+        return _reader_has_gone()
     except KeyboardInterrupt:
-        print("meticulous-slurm: stopped waiting; the jobs go on", file=sys.stderr)
+        _error("meticulous-slurm: stopped waiting; the jobs go on")
         return 130
 
 
+def _error(message: str) -> None:
+    try:
+        print(message, file=sys.stderr)
+    except BrokenPipeError:
+        pass
+
+
+def _reader_has_gone() -> int:
+    """The reader of our output (head, less) has gone: not an error. Later
+    writes (and the interpreter's final flush) go to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_OK
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 # ---------------------------------------------------------------- sweep
-def command_sweep(arguments: argparse.Namespace, out: TextIO) -> int:
-    from .launch import plan_sweep, sbatch_script, submit_sweep
-    from .records import default_sweep_name, sweeps_directory
-    from .sweepfile import load_sweep_file
+def _load_sweep(arguments: argparse.Namespace):
+    from .yamlcheck import load_sweep_file
 
-    sweep = load_sweep_file(arguments.file)
-    plan = plan_sweep(sweep, arguments.experiments_directory)
-    if arguments.dry_run:
-        from .snapshot import inspect_repo, refuse_if_dirty
+    overrides = list(arguments.overrides)
+    for text in arguments.slurm:
+        for item in text.split(","):
+            if item:
+                overrides.append(f"slurm.{item}")
+    if arguments.command_line is not None:
+        if arguments.file is not None:
+            raise SweepError("give a sweep file or a command after '--', not both")
+        from .cmdline import command_line_sweep
 
-        repo = inspect_repo(sweep.project_directory, exclude=plan.experiments_directory)
-        refuse_if_dirty(repo, sweep.allow_dirty)
-        name = arguments.name or sweep.name or default_sweep_name(sweep.path)
-        folder = sweeps_directory(plan.experiments_directory) / name
-        out.write("dry run: nothing reserved, nothing submitted\n")
-        out.write(
-            f"sweep {name}: {len(plan.points)} points, executor {plan.executor}, "
-            f"commit {repo.sha[:12]}{' (dirty)' if repo.dirty else ''}\n"
+        sweep = command_line_sweep(arguments.command_line, overrides)
+    elif arguments.file is None:
+        raise SweepError(
+            "give a sweep file, or a command after '--' "
+            "(meticulous-slurm sweep -- python train.py --lr 0.1,0.01)"
         )
-        out.write(f"experiments directory: {plan.experiments_directory}\n")
-        out.write(f"each job runs in a checkout of the commit at {folder / 'code'}\n\n")
-        for index, point in enumerate(plan.points):
-            argv = plan.argv(index, allow_dirty_flag=repo.dirty and sweep.allow_dirty)
-            out.write(f"point {index}: {shlex.join(argv)}\n")
-        if plan.executor == "slurm":
-            out.write(
-                f"\n# sbatch script for the job array of {len(plan.points)} tasks\n"
-            )
-            out.write(sbatch_script(plan, folder / "submitit", name))
-            out.write("\n")
-        else:
-            out.write(
-                f"\nlocal executor: at most {plan.max_parallel} points at a time through"
-                " submitit's LocalExecutor (no sbatch script)\n"
-            )
-        return 0
-    folder, record = submit_sweep(plan, arguments.name)
-    _print_submission(record, folder, list(range(len(record["points"]))), out)
+    else:
+        sweep = load_sweep_file(arguments.file, overrides)
+    return sweep.with_directories(arguments.experiments_directory)
+
+
+def command_sweep(arguments: argparse.Namespace, out: TextIO) -> int:
+    from .launch import plan_sweep, submit_sweep
+
+    sweep = _load_sweep(arguments)
+    plan = plan_sweep(sweep, arguments.name, dry_run=arguments.dry_run)
+    for warning in plan.warnings:
+        _error(f"meticulous-slurm: warning: {warning}")
+    if arguments.dry_run:
+        _print_plan(plan, out)
+        return EXIT_OK
+    folder, record = submit_sweep(plan)
+    _print_submission(record, folder, list(range(len(record.points))), out)
     if arguments.wait:
         return _wait(folder, record, out)
-    return 0
+    return EXIT_OK
 
 
-def _print_submission(
-    record: dict, folder: Path, indices: list[int], out: TextIO
-) -> None:
-    where = "SLURM" if record["executor"] == "slurm" else "this machine"
-    slurm_job = record["submissions"][-1].get("slurm-job-id")
-    job_text = ""
-    if slurm_job:
-        job_text = f", {'array job' if len(indices) > 1 else 'job'} {slurm_job}"
-    points = f"{len(indices)} point{'s' if len(indices) != 1 else ''}"
-    out.write(f"sweep {record['name']}: {points} submitted to {where}{job_text}\n")
+def _print_plan(plan, out: TextIO) -> None:
+    sweep, repo = plan.sweep, plan.repo
+    out.write("dry run: nothing reserved, nothing submitted\n")
+    out.write(
+        f"sweep {plan.name}: {_plural(len(plan.points), 'point')}, executor "
+        f"{plan.backend.name}, commit {repo.sha[:12]}{' (dirty)' if repo.dirty else ''}\n"
+    )
+    out.write(f"sweep file: {sweep.path or '(the command line)'}\n")
+    out.write(f"project directory: {sweep.project_directory}\n")
+    out.write(f"experiments directory: {plan.experiments_directory}\n")
+    code = plan.folder / "code" / repo.project_relative
+    out.write(f"each job runs in a checkout of the commit: {code}\n\n")
+    missing = _missing_script(sweep.command, sweep.project_directory)
+    if missing:
+        out.write(f"warning: {missing}\n\n")
+    out.writelines(
+        f"point {index}: {shlex.join(plan.argv(index))}\n"
+        for index in range(len(plan.points))
+    )
+    out.write("\n" + plan.describe_backend())
+
+
+def _missing_script(command: list[str], project: Path) -> str | None:
+    """``python train.py`` whose train.py is not in the project: every job would fail."""
+    for token in command[1:]:
+        if token.startswith("-"):
+            continue
+        if token.endswith(".py") and not (project / token).exists():
+            return f"{token} is not in the project directory {project}"
+        break
+    return None
+
+
+def _print_submission(record, folder: Path, indices: list[int], out: TextIO) -> None:
+    from .backend import backend_named
+
+    summary = backend_named(record.executor).summary(record)
+    out.write(f"sweep {record.name}: {_plural(len(indices), 'point')} {summary}\n")
     out.write(f"record: {folder / 'sweep.json'}\n")
     for index in indices:
-        point = record["points"][index]
-        job_id = point["job-ids"][-1] if point["job-ids"] else "local"
+        point = record.points[index]
+        job_id = point.latest_job_id or "local"
         out.write(
-            f"  point {index}  experiment {point['experiment-id']}  job {job_id}  "
-            f"{shlex.join(point['argv'][len(record['command']) :])}\n"
+            f"  point {index}  experiment {point.experiment_id}  job {job_id}  "
+            f"{shlex.join(point.argv[len(record.command) :])}\n"
         )
-    if record["executor"] == "local":
-        out.write(
-            f"  (local jobs start as slots free up, {record['max-parallel']} at a time)\n"
-        )
-    experiments = shlex.quote(record["experiments-directory"])
+    experiments = shlex.quote(record.experiments_directory)
     out.write(
-        f"follow it: meticulous-slurm status {record['name']} --experiments-directory {experiments}\n"
+        f"follow it: meticulous-slurm status {record.name} --experiments-directory {experiments}\n"
     )
     out.flush()
 
 
-def _wait(folder: Path, record: dict, out: TextIO) -> int:
+def _wait(folder: Path, record, out: TextIO) -> int:
+    from .backend import backend_named
     from .tracking import wait_for_sweep
 
-    counts = wait_for_sweep(
-        folder, record, out, poll_s=1.0 if record["executor"] == "local" else 2.0
+    poll_s = float(
+        os.environ.get("METICULOUS_SLURM_POLL_S", backend_named(record.executor).poll_s)
     )
+    counts = wait_for_sweep(folder, record, out, poll_s=poll_s)
     if counts["failed"] or counts["cancelled"]:
         out.write(
-            f"sweep {record['name']}: {counts['failed']} failed, {counts['cancelled']} cancelled;"
-            f" rerun them with: meticulous-slurm resume {record['name']} --experiments-directory "
-            f"{shlex.quote(record['experiments-directory'])}\n"
+            f"sweep {record.name}: {counts['failed']} failed, {counts['cancelled']} cancelled;"
+            f" rerun them with: meticulous-slurm resume {record.name} --experiments-directory "
+            f"{shlex.quote(record.experiments_directory)}\n"
         )
         return EXIT_FAILED
-    out.write(f"sweep {record['name']}: all {counts['succeeded']} points succeeded\n")
-    return 0
+    out.write(
+        f"sweep {record.name}: all {_plural(counts['succeeded'], 'point')} succeeded\n"
+    )
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- status
-def _load(arguments: argparse.Namespace) -> tuple[Path, dict]:
-    from .records import locate_sweep, read_record
+def _load(arguments: argparse.Namespace):
+    from .record import locate_sweep, read_record
 
     folder = locate_sweep(arguments.sweep, arguments.experiments_directory)
     return folder, read_record(folder)
 
 
+def _status_code(counts: dict[str, int]) -> int:
+    if counts["failed"] or counts["cancelled"]:
+        return EXIT_FAILED
+    if counts["queued"] or counts["running"]:
+        return EXIT_UNFINISHED
+    return EXIT_OK
+
+
 def command_status(arguments: argparse.Namespace, out: TextIO) -> int:
-    from .tracking import count, format_counts, sweep_status
+    from .tracking import count, describe_ending, format_counts, sweep_status
 
     folder, record = _load(arguments)
     statuses = sweep_status(folder, record)
+    counts = count(statuses)
+    if arguments.json:
+        json.dump(
+            {
+                "sweep": record.name,
+                "executor": record.executor,
+                "counts": counts,
+                "points": [status.as_json() for status in statuses],
+            },
+            out,
+            indent=2,
+        )
+        out.write("\n")
+        return _status_code(counts)
     out.write(
-        f"sweep {record['name']} ({record['executor']}, {len(statuses)} points)\n"
+        f"sweep {record.name} ({record.executor}, {_plural(len(statuses), 'point')})\n"
     )
     shown = [s for s in statuses if arguments.all or s.category != "succeeded"]
     if shown:
         out.write(
-            f"{'point':>5}  {'experiment':>10}  {'job':<14} {'state':<10} {'scheduler':<10} status\n"
+            f"{'point':>5}  {'experiment':>10}  {'job':<14} {'state':<10} status\n"
         )
     for status in shown:
-        last = status.message.strip().splitlines()[-1] if status.message.strip() else ""
         out.write(
             f"{status.index:>5}  {status.experiment_id:>10}  {status.job_id or '-':<14} "
-            f"{status.category:<10} {status.scheduler_state or '-':<10} {status.word}"
-            f"{': ' + last[:120] if last else ''}\n"
+            f"{status.category:<10} {_safe(describe_ending(status))}\n"
         )
-    out.write(format_counts(count(statuses)) + "\n")
-    return 0
+        if status.log and status.category == "failed":
+            out.write(f"{'':>5}  {'':>10}  log: {status.log}\n")
+    out.write(format_counts(counts) + "\n")
+    return _status_code(counts)
+
+
+def _safe(text: str) -> str:
+    """A message from a folder, without the control characters it may hold."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 # ---------------------------------------------------------------- resume
@@ -214,14 +350,22 @@ def command_resume(arguments: argparse.Namespace, out: TextIO) -> int:
     from .control import resume_sweep
 
     folder, record = _load(arguments)
-    indices, _ = resume_sweep(folder, record)
-    if not indices:
-        out.write(f"sweep {record['name']}: no failed or cancelled point to resubmit\n")
-        return 0
-    _print_submission(record, folder, indices, out)
+    resubmission = resume_sweep(folder, record, code=arguments.code)
+    if resubmission.head_sha != record.githead_sha and arguments.code == "frozen":
+        out.write(
+            f"note: HEAD has moved since the sweep was submitted "
+            f"({record.githead_sha[:12]} -> {resubmission.head_sha[:12]}); the points "
+            "rerun the sweep's frozen commit (--code head runs HEAD instead)\n"
+        )
+    if not resubmission.indices:
+        out.write(f"sweep {record.name}: no failed or cancelled point to resubmit\n")
+        return EXIT_OK
+    if arguments.code == "head":
+        out.write(f"the points run commit {resubmission.code_sha[:12]} (HEAD)\n")
+    _print_submission(record, folder, resubmission.indices, out)
     if arguments.wait:
         return _wait(folder, record, out)
-    return 0
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- cancel
@@ -230,12 +374,12 @@ def command_cancel(arguments: argparse.Namespace, out: TextIO) -> int:
 
     folder, record = _load(arguments)
     cancelled = cancel_sweep(folder, record)
-    out.write(f"sweep {record['name']}: cancelled {len(cancelled)} points\n")
+    out.write(f"sweep {record.name}: cancelled {_plural(len(cancelled), 'point')}\n")
     out.writelines(
         f"  point {status.index}  experiment {status.experiment_id}\n"
         for status in cancelled
     )
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ from submitit.core.utils import UncompletedJobError
 from .folders import read_status
 
 # How long a stopped command gets to record its INTERRUPTED status before it
-# is killed; well under submitit's default 90 s between USR2 and the kill.
+# is killed; well under submitit's default 90 s between USR2 and the kill
+# (METICULOUS_SLURM_STOP_GRACE_S overrides it, for a slow checkpoint).
 STOP_GRACE_S = 30
 
 
@@ -131,7 +132,11 @@ class PointRunner(submitit.helpers.Checkpointable):
             return
         child.send_signal(signal.SIGTERM)
         try:
-            child.wait(timeout=STOP_GRACE_S)
+            child.wait(
+                timeout=float(
+                    os.environ.get("METICULOUS_SLURM_STOP_GRACE_S", STOP_GRACE_S)
+                )
+            )
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
@@ -184,6 +189,10 @@ def _wait_for_exit(child: subprocess.Popen) -> int:
 
 
 def describe_returncode(returncode: int) -> str:
+    if returncode == -signal.SIGKILL:
+        # Nothing can catch SIGKILL, so the run could not record its end; the
+        # usual sender is a memory limit, which users should think of first.
+        return "killed by SIGKILL: out of memory (the kernel's OOM killer) or killed by hand"
     if returncode < 0:
         try:
             return f"killed by {signal.Signals(-returncode).name}"
@@ -206,12 +215,20 @@ def _ignore_checkpoint_signal() -> None:
 def _settle_status(folder: Path, returncode: int) -> None:
     word, _ = read_status(folder)
     if word == "QUEUED":
-        _write_status(
-            folder,
-            "ERROR",
+        message = (
             f"the command ended ({describe_returncode(returncode)}) without recording"
-            " into its reserved folder; does it use Experiment.from_parser?",
+            " into its reserved folder"
         )
+        log = _own_log()
+        tail = log_tail(log) if log else ""
+        if tail:
+            message += f"; the end of its stderr:\n{tail}"
+        else:
+            message += "; does it use Experiment.from_parser?"
+        if log:
+            message += f"\nlog: {log}"
+            _keep_stderr(folder, tail, log)
+        _write_status(folder, "ERROR", message)
     elif word == "RUNNING":
         _write_status(
             folder,
@@ -232,3 +249,53 @@ def _write_status(folder: Path, word: str, message: str) -> None:
     from meticulous.status import write_status
 
     write_status(folder, word, message)
+
+
+LOG_TAIL_LINES = 20
+LOG_TAIL_BYTES = 8192
+
+
+def _own_log() -> Path | None:
+    """This job's stderr file (submitit's ``*_log.err``), where the command's
+    own stderr went since it never claimed its folder."""
+    try:
+        return Path(submitit.JobEnvironment().paths.stderr)
+    except (RuntimeError, KeyError):
+        return None
+
+
+def log_tail(path: Path) -> str:
+    """The last lines of a log, without submitit's own traceback of our
+    PointFailed, which is not the user's error."""
+    sys.stderr.flush()
+    try:
+        with open(path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - LOG_TAIL_BYTES))
+            text = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[-LOG_TAIL_LINES:])
+
+
+def _keep_stderr(folder: Path, tail: str, log: Path) -> None:
+    """A folder no recorder claimed gets ``stderr`` (SPEC §2: the captured
+    error output) and the log paths, so ``meticulous show`` has them."""
+    from meticulous.atomic import write_text_atomic
+
+    if (folder / "stderr").exists():
+        return
+    write_text_atomic(
+        folder / "stderr", (tail + "\n" if tail else "") + f"[full log: {log}]\n"
+    )
+    try:
+        metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+        launcher = metadata.setdefault("launcher", {})
+        launcher["submitit-stderr"] = str(log)
+        launcher["submitit-stdout"] = str(log.with_suffix(".out"))
+        from meticulous.atomic import write_json_atomic
+
+        write_json_atomic(folder / "metadata.json", metadata)
+    except (OSError, ValueError, AttributeError):
+        pass

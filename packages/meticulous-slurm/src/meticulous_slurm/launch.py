@@ -1,172 +1,168 @@
 """Submit a sweep: freeze the code, reserve a folder per point, hand the points
-to submitit.
+to a backend.
 
 The order matters. Everything that can fail because of the user's input (the
-file, the repo, the executor's parameters) is checked before the first
-experiment id is reserved; reservations happen before submission, because
-each job must know its folder; and if submission fails, the reserved folders
-say ``CANCELLED`` with the reason rather than ``QUEUED`` forever.
+file, the repo, the cluster's partitions, accounts and limits) is checked
+before the first experiment id is reserved; reservations happen before
+submission, because each job must know its folder; and if the scheduler
+refuses the submission, the folders reserved for it are released (SPEC §5),
+so a refused sweep leaves no experiment behind.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .backend import Backend, resolve_backend
 from .errors import SubmissionError, SweepError
-from .job import PointRunner, PointSpec
-from .points import expand_points, point_argv
-from .records import (
+from .folders import read_status, was_claimed
+from .model import Sweep
+from .points import expand_points, point_argv, recorded_args
+from .record import (
+    PointRecord,
+    Submission,
+    SweepRecord,
+    check_sweep_name,
     create_sweep_folder,
     default_sweep_name,
     now_iso,
+    sweeps_directory,
     write_record,
 )
-from .snapshot import inspect_repo, make_snapshot, refuse_if_dirty, remove_snapshot
-from .sweepfile import SweepFile
-
-LAUNCHER_NAME = "meticulous-slurm"
-# The local executor's own default limit is 2 minutes; a local sweep runs
-# until done unless the file sets timeout_min.
-LOCAL_DEFAULT_TIMEOUT_MIN = 60 * 24 * 365
-# Parameters of the slurm section that also mean something to submitit's
-# LocalExecutor (the rest only concern SLURM and are ignored locally).
-LOCAL_PARAMETERS = {
-    "time": "timeout_min",
-    "signal_delay_s": "signal_delay_s",
-    "stderr_to_stdout": "stderr_to_stdout",
-    "setup": "setup",
-}
+from .snapshot import RepoState, inspect_repo, make_snapshot, refuse_if_dirty
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a sweep would do, computed without touching anything."""
+    """What a sweep would do, computed and checked without reserving anything."""
 
-    sweep: SweepFile
-    executor: str  # "slurm" or "local"
+    sweep: Sweep
+    backend: Backend
     points: list[dict[str, Any]]
-    experiments_directory: Path
+    repo: RepoState
+    name: str
+    explicit_name: bool
     slurm_parameters: dict[str, Any]
     max_parallel: int
+    warnings: tuple[str, ...] = ()
 
-    def argv(self, index: int, *, allow_dirty_flag: bool = False) -> list[str]:
-        extra = ["--allow-dirty"] if allow_dirty_flag else []
+    @property
+    def experiments_directory(self) -> Path:
+        return self.sweep.experiments_directory
+
+    @property
+    def folder(self) -> Path:
+        return sweeps_directory(self.experiments_directory) / self.name
+
+    def argv(self, index: int) -> list[str]:
+        extra = ["--allow-dirty"] if self.repo.dirty and self.sweep.allow_dirty else []
         return [*self.sweep.command, *point_argv(self.points[index]), *extra]
 
-
-def resolve_executor(choice: str) -> str:
-    """``auto`` means SLURM where it can be used, so one file works on a laptop too.
-
-    An explicit ``slurm`` is kept even without sbatch: a dry run can still show
-    the script; submitting then fails with a clear message (make_executor).
-    """
-    if choice == "auto":
-        return "slurm" if shutil.which("sbatch") else "local"
-    return choice
+    def describe_backend(self) -> str:
+        return self.backend.describe(
+            self.slurm_parameters,
+            len(self.points),
+            self.max_parallel,
+            self.folder / "submitit",
+        )
 
 
-def plan_sweep(sweep: SweepFile, experiments_directory: Path | None = None) -> Plan:
+def plan_sweep(sweep: Sweep, name: str | None = None, *, dry_run: bool = False) -> Plan:
+    """Check everything a submission needs, for a dry run and a real one alike
+    (a dry run may show an sbatch script on a machine without sbatch)."""
+    backend = resolve_backend(sweep.executor)
+    if not dry_run:
+        backend.require_tools()
+    points = expand_points(sweep)
+    explicit = name or sweep.name
+    name = check_sweep_name(explicit or default_sweep_name(sweep.stem))
+    repo = inspect_repo(sweep.project_directory, exclude=sweep.experiments_directory)
+    refuse_if_dirty(repo, sweep.allow_dirty)
+    slurm = dict(sweep.slurm)
+    slurm.setdefault("job_name", short_job_name(sweep.stem))
+    slurm.setdefault("comment", f"meticulous-slurm sweep {name}")
+    problems = backend.problems(slurm, len(points))
+    if problems:
+        raise SweepError(
+            "the cluster would refuse this sweep:\n  " + "\n  ".join(problems)
+        )
     return Plan(
         sweep=sweep,
-        executor=resolve_executor(sweep.executor),
-        points=expand_points(sweep),
-        experiments_directory=(
-            experiments_directory or sweep.experiments_directory
-        ).resolve(),
-        slurm_parameters=dict(sweep.slurm),
+        backend=backend,
+        points=points,
+        repo=repo,
+        name=name,
+        explicit_name=bool(explicit),
+        slurm_parameters=slurm,
         max_parallel=sweep.max_parallel or os.cpu_count() or 1,
+        warnings=tuple(backend.warnings(slurm)),
     )
 
 
-def sbatch_script(plan: Plan, submitit_folder: Path, name: str) -> str:
-    """The sbatch file submitit would write for this sweep's job array."""
-    from submitit.slurm import slurm as submitit_slurm
+def short_job_name(stem: str) -> str:
+    """squeue shows 8 characters of a job name by default: the file's first
+    two letters and the submission time fit, ``gr211530``; the full sweep
+    name is the job's comment (``squeue -o %k``)."""
+    import datetime
 
-    parameters = _slurm_parameters(plan, name)
-    command = " ".join(
-        [
-            shlex.quote(sys.executable),
-            "-u -m submitit.core._submit",
-            shlex.quote(str(submitit_folder)),
-        ]
-    )
-    return submitit_slurm._make_sbatch_string(
-        command=command,
-        folder=submitit_folder,
-        map_count=len(plan.points),
-        **parameters,
-    )
+    letters = "".join(c for c in stem if c.isalnum())[:2] or "mt"
+    return f"{letters}{datetime.datetime.now():%H%M%S}"
 
 
-def _slurm_parameters(plan: Plan, name: str) -> dict[str, Any]:
-    parameters = dict(plan.slurm_parameters)
-    parameters.setdefault("job_name", name)
-    return parameters
-
-
-def submit_sweep(plan: Plan, name: str | None = None) -> tuple[Path, dict[str, Any]]:
-    """Submit every point; return the sweep's folder and record."""
+def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
+    """Reserve and submit every point; return the sweep's folder and record."""
     sweep = plan.sweep
-    repo = inspect_repo(sweep.project_directory, exclude=plan.experiments_directory)
-    refuse_if_dirty(repo, sweep.allow_dirty)
     try:
         plan.experiments_directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise SweepError(
             f"cannot create {plan.experiments_directory}: {error}"
         ) from None
-    explicit = name or sweep.name
     name, folder = create_sweep_folder(
-        plan.experiments_directory,
-        explicit or default_sweep_name(sweep.path),
-        explicit=bool(explicit),
+        plan.experiments_directory, plan.name, explicit=plan.explicit_name
     )
-    submitit_folder = folder / "submitit"
     try:
-        executor = make_executor(plan.executor, submitit_folder, plan, name)
         code_directory = make_snapshot(
-            repo, folder / "code", allow_dirty=sweep.allow_dirty
+            plan.repo, folder / "code", allow_dirty=sweep.allow_dirty
         )
-    except Exception:
-        remove_snapshot(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
         raise
-    record: dict[str, Any] = {
-        "record-version": 1,
-        "launcher": LAUNCHER_NAME,
-        "name": name,
-        "created": now_iso(),
-        "sweep-file": str(sweep.path),
-        "sweep-file-text": sweep.text,
-        "executor": plan.executor,
-        "experiments-directory": str(plan.experiments_directory),
-        "project-directory": str(sweep.project_directory),
-        "code-directory": str(code_directory),
-        "githead-sha": repo.sha,
-        "dirty": repo.dirty,
-        "command": list(sweep.command),
-        "slurm-parameters": _slurm_parameters(plan, name),
-        "max-requeues": sweep.max_requeues,
-        "max-parallel": plan.max_parallel,
-        "submitit-folder": str(submitit_folder),
-        "points": [],
-        "submissions": [],
-    }
-    reserve_points(plan, record, folder, repo_dirty=repo.dirty)
-    submit_points(
-        folder, record, list(range(len(plan.points))), executor=executor, kind="sweep"
+    slurm = dict(plan.slurm_parameters)
+    if name != plan.name:
+        slurm["comment"] = f"meticulous-slurm sweep {name}"
+    record = SweepRecord(
+        name=name,
+        created=now_iso(),
+        sweep_file=str(sweep.path) if sweep.path else None,
+        sweep_file_text=sweep.text,
+        executor=plan.backend.name,
+        experiments_directory=str(plan.experiments_directory),
+        project_directory=str(sweep.project_directory),
+        code_directory=str(code_directory),
+        githead_sha=plan.repo.sha,
+        dirty=plan.repo.dirty,
+        command=list(sweep.command),
+        slurm_parameters=slurm,
+        max_requeues=sweep.max_requeues,
+        max_parallel=plan.max_parallel,
+        submitit_folder=str(folder / "submitit"),
     )
+    reserve_points(plan, record, folder)
+    try:
+        submit_points(folder, record, list(range(len(plan.points))), kind="sweep")
+    except SubmissionError:
+        # Nothing of this sweep ever ran: no record either, only the message.
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return folder, record
 
 
-def reserve_points(
-    plan: Plan, record: dict[str, Any], folder: Path, *, repo_dirty: bool
-) -> None:
+def reserve_points(plan: Plan, record: SweepRecord, folder: Path) -> None:
     """One reserved experiment folder per point (SPEC §5), in point order.
 
     One batch call: the recorder takes the ids lock once and flushes the
@@ -175,153 +171,90 @@ def reserve_points(
     """
     from meticulous import reserve_experiments
 
+    count = len(plan.points)
     try:
         experiment_ids = reserve_experiments(
             str(plan.experiments_directory),
-            plan.points,
-            launcher=[
-                _reservation_launcher(record, index, folder)
-                for index in range(len(plan.points))
-            ],
-            githead_sha=record["githead-sha"],
-            note=[
-                f"sweep {record['name']} point {index}"
-                for index in range(len(plan.points))
-            ],
+            [recorded_args(point) for point in plan.points],
+            launcher=[record.launcher_info(index) for index in range(count)],
+            githead_sha=record.githead_sha,
+            note=[f"sweep {record.name} point {index}" for index in range(count)],
         )
     except Exception as error:
-        write_record(folder, record)
+        shutil.rmtree(folder, ignore_errors=True)
         raise SubmissionError(
             f"reserving experiments for the sweep's points failed: {error}"
         ) from error
-    allow_dirty_flag = repo_dirty and plan.sweep.allow_dirty
-    for index, (point, experiment_id) in enumerate(zip(plan.points, experiment_ids)):
-        record["points"].append(
-            {
-                "index": index,
-                "params": point,
-                "argv": plan.argv(index, allow_dirty_flag=allow_dirty_flag),
-                "experiment-id": experiment_id,
-                "job-ids": [],
-            }
-        )
+    record.points = [
+        PointRecord(index, point, plan.argv(index), experiment_id)
+        for index, (point, experiment_id) in enumerate(zip(plan.points, experiment_ids))
+    ]
     write_record(folder, record)
-
-
-def _reservation_launcher(
-    record: dict[str, Any], index: int, folder: Path
-) -> dict[str, Any]:
-    return {
-        "name": LAUNCHER_NAME,
-        "sweep": record["name"],
-        "point": index,
-        "sweep-record": str(folder / "sweep.json"),
-    }
-
-
-def make_executor(kind: str, submitit_folder: Path, plan_or_record: Any, name: str):
-    """A submitit executor for the sweep; SLURM parameters are checked here,
-    before anything is reserved."""
-    if kind != "slurm":
-        return None  # local points are started by the local queue process
-    if shutil.which("sbatch") is None or shutil.which("srun") is None:
-        raise SweepError(
-            "executor is 'slurm' but sbatch/srun are not on PATH (use auto or local)"
-        )
-    import submitit
-
-    if isinstance(plan_or_record, Plan):
-        parameters = _slurm_parameters(plan_or_record, name)
-        max_requeues = plan_or_record.sweep.max_requeues
-    else:
-        parameters = dict(plan_or_record["slurm-parameters"])
-        max_requeues = plan_or_record["max-requeues"]
-    try:
-        executor = submitit.SlurmExecutor(
-            folder=submitit_folder, max_num_timeout=max_requeues
-        )
-        executor.update_parameters(**parameters)
-    except (ValueError, RuntimeError) as error:
-        raise SweepError(f"invalid slurm parameters: {error}") from None
-    return executor
 
 
 def submit_points(
     folder: Path,
-    record: dict[str, Any],
+    record: SweepRecord,
     indices: list[int],
     *,
-    executor: Any = None,
     kind: str,
+    restore: dict[int, str] | None = None,
 ) -> list[str]:
     """Submit the given points of a recorded sweep; returns their job ids.
 
-    On failure every point of this submission that had not started is marked
-    ``CANCELLED`` with the reason, the record says so, and SubmissionError is
-    raised.
+    When the backend refuses, every folder of this submission that no job
+    claimed is released (removed; ids are never reused, SPEC §4) or, for a
+    resubmission, given back the ``STATUS`` text in ``restore``; the record
+    notes the refusal, and SubmissionError is raised.
     """
-    specs = [point_spec(record, index) for index in indices]
-    submission = {"time": now_iso(), "kind": kind, "points": indices}
+    from .backend import backend_named
+
+    backend = backend_named(record.executor)
+    submission = Submission(time=now_iso(), kind=kind, points=list(indices))
+    write_record(folder, record)  # a local queue reads the points from it
     try:
-        if record["executor"] == "slurm":
-            if executor is None:
-                executor = make_executor(
-                    "slurm", Path(record["submitit-folder"]), record, record["name"]
-                )
-            jobs = executor.map_array(PointRunner(), specs)
-            job_ids = [job.job_id for job in jobs]
-            # submitit submits a single point as a plain job, more as an array
-            submission["slurm-job-id"] = job_ids[0].split("_")[0]
-        else:
-            from .localqueue import start_local_queue
-
-            submission["local-queue-pid"] = start_local_queue(folder, indices)
-            job_ids = []
-    except SweepError:
-        _cancel_reserved(record, indices, "submission failed")
-        raise
+        submitted = backend.submit(record, folder, indices)
     except Exception as error:
-        reason = f"submission failed: {error}"
-        _cancel_reserved(record, indices, reason)
-        submission["error"] = str(error)
-        record["submissions"].append(submission)
+        reason = f"{backend.where} refused the submission: {_first_line(error)}"
+        released = release_points(record, indices, restore or {})
+        submission.error = str(error)
+        record.submissions.append(submission)
         write_record(folder, record)
-        raise SubmissionError(reason) from error
-    for index, job_id in zip(indices, job_ids):
-        record["points"][index]["job-ids"].append(job_id)
-    record["submissions"].append(submission)
+        if isinstance(error, SweepError):
+            raise
+        note = f" ({released} reserved folders released)" if released else ""
+        raise SubmissionError(reason + note) from error
+    submission.slurm_job_id = submitted.slurm_job_id
+    submission.local_queue_pid = submitted.local_queue_pid
+    for index, job_id in zip(indices, submitted.job_ids):
+        record.points[index].job_ids.append(job_id)
+    record.submissions.append(submission)
     write_record(folder, record)
-    return job_ids
+    return submitted.job_ids
 
 
-def point_spec(record: dict[str, Any], index: int) -> PointSpec:
-    point = record["points"][index]
-    folder = (
-        Path(record["experiments-directory"])
-        / ".meticulous"
-        / "sweeps"
-        / record["name"]
-    )
-    return PointSpec(
-        sweep=record["name"],
-        index=index,
-        experiment_id=point["experiment-id"],
-        experiments_directory=record["experiments-directory"],
-        code_directory=record["code-directory"],
-        argv=tuple(point["argv"]),
-        launcher=_reservation_launcher(record, index, folder),
-    )
+def release_points(
+    record: SweepRecord, indices: list[int], restore: dict[int, str]
+) -> int:
+    """Undo the reservations of a refused submission; returns how many were removed."""
+    from meticulous.atomic import write_text_atomic
 
-
-def _cancel_reserved(record: dict[str, Any], indices: list[int], reason: str) -> None:
-    from meticulous.status import write_status
-
-    from .folders import read_status
-
+    released = 0
     for index in indices:
-        folder = (
-            Path(record["experiments-directory"])
-            / record["points"][index]["experiment-id"]
-        )
-        if read_status(folder)[0] == "QUEUED":
-            write_status(folder, "CANCELLED", reason)
+        folder = record.folder_of(index)
+        if read_status(folder)[0] != "QUEUED" or was_claimed(folder):
+            continue  # a job got it after all: it is a run now, not a reservation
+        if index in restore:
+            write_text_atomic(folder / "STATUS", restore[index])
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        released += 1
+    return released
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    lines = [
+        line for line in text.splitlines() if "error" in line.lower()
+    ] or text.splitlines()
+    return (lines[-1] if lines else type(error).__name__)[:500]

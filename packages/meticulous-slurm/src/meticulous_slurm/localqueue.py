@@ -25,6 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .folders import pid_is_alive, read_status
+from .record import SweepRecord, read_record
+from .slurmparams import local_parameters
+
 STATE_FILE = "local-queue.json"
 LOG_FILE = "local-queue.log"
 POLL_S = 0.2
@@ -77,45 +81,25 @@ def queue_is_alive(state: dict[str, Any] | None) -> bool:
     return pid_is_alive(int(state.get("pid", 0)))
 
 
-def pid_is_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) is not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 class _LocalQueue:
     def __init__(self, sweep_folder: Path, indices: list[int]) -> None:
-        from .launch import LOCAL_DEFAULT_TIMEOUT_MIN, LOCAL_PARAMETERS
-        from .records import read_record
+        import submitit
 
         self.folder = sweep_folder
-        self.record = read_record(sweep_folder)
+        self.record: SweepRecord = read_record(sweep_folder)
+        self.queued = list(indices)
         self.pending = list(indices)
         self.running: dict[int, Any] = {}
         self.jobs: dict[str, str] = {}
         self.stopping = False
-        import submitit
-
         self.executor = submitit.LocalExecutor(
-            folder=self.record["submitit-folder"],
-            max_num_timeout=self.record["max-requeues"],
+            folder=self.record.submitit_folder,
+            max_num_timeout=self.record.max_requeues,
         )
-        parameters = {"timeout_min": LOCAL_DEFAULT_TIMEOUT_MIN}
-        for name, local_name in LOCAL_PARAMETERS.items():
-            if name in self.record["slurm-parameters"]:
-                parameters[local_name] = self.record["slurm-parameters"][name]
-        self.executor.update_parameters(**parameters)
-        self.cap = max(1, int(self.record.get("max-parallel") or 1))
+        self.executor.update_parameters(
+            **local_parameters(self.record.slurm_parameters)
+        )
+        self.cap = max(1, int(self.record.max_parallel or 1))
 
     def save(self, finished: bool = False) -> None:
         from meticulous.atomic import write_json_atomic
@@ -126,6 +110,7 @@ class _LocalQueue:
                 "pid": os.getpid(),
                 "host": socket.gethostname(),
                 "max-parallel": self.cap,
+                "queued": self.queued,
                 "pending": self.pending,
                 "running": {str(i): job.job_id for i, job in self.running.items()},
                 "job-ids": self.jobs,
@@ -135,16 +120,13 @@ class _LocalQueue:
 
     def run(self) -> None:
         from .job import PointRunner
-        from .launch import point_spec
 
         self.save()
         while (self.pending or self.running) and not self.stopping:
             changed = False
             while self.pending and len(self.running) < self.cap and not self.stopping:
                 index = self.pending.pop(0)
-                job = self.executor.submit(
-                    PointRunner(), point_spec(self.record, index)
-                )
+                job = self.executor.submit(PointRunner(), self.record.point_spec(index))
                 self.running[index] = job
                 self.jobs[str(index)] = job.job_id
                 print(f"point {index}: started local job {job.job_id}", flush=True)
@@ -167,8 +149,6 @@ class _LocalQueue:
         """Interrupt running points and cancel the ones never started."""
         from meticulous.status import write_status
 
-        from .folders import read_status
-
         for job in self.running.values():
             job.cancel(check=False)
         deadline = time.monotonic() + STOP_WAIT_S
@@ -177,8 +157,7 @@ class _LocalQueue:
         ):
             time.sleep(POLL_S)
         for index in self.pending:
-            point = self.record["points"][index]
-            folder = Path(self.record["experiments-directory"]) / point["experiment-id"]
+            folder = self.record.folder_of(index)
             if read_status(folder)[0] == "QUEUED":
                 write_status(
                     folder, "CANCELLED", "the local queue was stopped before it started"

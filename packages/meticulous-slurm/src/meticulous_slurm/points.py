@@ -14,10 +14,10 @@ import math
 import random as random_module
 from typing import Any
 
-from .sweepfile import Distribution, RandomSearch, SweepFile
+from .model import Distribution, RandomSearch, Sweep
 
 
-def expand_points(sweep: SweepFile) -> list[dict[str, Any]]:
+def expand_points(sweep: Sweep) -> list[dict[str, Any]]:
     """Every point of the sweep, in a stable order (the grid's last key varies fastest)."""
     grid_names = list(sweep.grid)
     grid_points = [
@@ -94,3 +94,14 @@ def _argument_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def argument_name(name: str) -> str:
+    """The name argparse records ``--name`` under (its ``dest``)."""
+    return name.lstrip("-").replace("-", "_")
+
+
+def recorded_args(point: dict[str, Any]) -> dict[str, Any]:
+    """A point's args as the job's recorder will record them (SPEC §5), so a
+    folder never claimed and a claimed one have one column per parameter."""
+    return {argument_name(name): value for name, value in point.items()}

@@ -29,6 +29,24 @@ RUNNING_STATES = frozenset(
     }
 )
 LIVE_STATES = PENDING_STATES | RUNNING_STATES
+# Final states that say the job did not do its work, whatever its folder says.
+FAILURE_STATES = frozenset(
+    {
+        "FAILED",
+        "OUT_OF_MEMORY",
+        "NODE_FAIL",
+        "TIMEOUT",
+        "PREEMPTED",
+        "CANCELLED",
+        "BOOT_FAIL",
+        "DEADLINE",
+        "REVOKED",
+    }
+)
+# When a job's own line and its steps' lines differ, the most specific
+# failure wins: an OOM-killed step makes a FAILED (or COMPLETED) job an
+# OUT_OF_MEMORY one, a failed srun step makes a COMPLETED job FAILED.
+STEP_PRECEDENCE = ("OUT_OF_MEMORY", "NODE_FAIL", "FAILED")
 COMMAND_TIMEOUT_S = 60
 
 
@@ -36,6 +54,7 @@ COMMAND_TIMEOUT_S = 60
 class JobState:
     state: str  # first word of SLURM's state: "CANCELLED by 0" -> "CANCELLED"
     exit_code: str = ""  # sacct's "code:signal"; empty for live jobs
+    step: str = ""  # the step whose state this is, when not the job's own
 
     @property
     def live(self) -> bool:
@@ -44,6 +63,18 @@ class JobState:
     @property
     def pending(self) -> bool:
         return self.state in PENDING_STATES
+
+    @property
+    def failed(self) -> bool:
+        """Ended without doing its work: never a success, whatever the folder says."""
+        return self.state in FAILURE_STATES
+
+    def describe(self) -> str:
+        code = (
+            f", exit code {self.exit_code}" if self.exit_code not in ("", "0:0") else ""
+        )
+        step = f" (step {self.step})" if self.step else ""
+        return f"{self.state}{step}{code}"
 
 
 def query_job_states(job_ids: Iterable[str]) -> dict[str, JobState]:
@@ -55,7 +86,11 @@ def query_job_states(job_ids: Iterable[str]) -> dict[str, JobState]:
     states: dict[str, JobState] = {}
     for job_id, state in _squeue(parents).items():
         states[job_id] = JobState(state)
-    missing = [job_id for job_id in wanted if job_id not in states]
+    missing = [
+        job_id
+        for job_id in wanted
+        if job_id not in states or states[job_id].state == "COMPLETING"
+    ]
     if missing:
         finished = _sacct(sorted({job_id.split("_")[0] for job_id in missing}))
         for job_id in missing:
@@ -110,31 +145,47 @@ def _squeue(parents: list[str]) -> dict[str, str]:
 
 
 def _sacct(parents: list[str]) -> dict[str, JobState]:
+    """Final states from accounting, the jobs' steps included (no ``-X``):
+    a job whose step ran out of memory can itself say FAILED or COMPLETED."""
     if shutil.which("sacct") is None:
         return {}
     completed = _run(
-        [
-            "sacct",
-            "-n",
-            "-P",
-            "-X",
-            "-o",
-            "JobID,State,ExitCode",
-            "-j",
-            ",".join(parents),
-        ]
+        ["sacct", "-n", "-P", "-o", "JobID,State,ExitCode", "-j", ",".join(parents)]
     )
     if completed is None or completed.returncode != 0:
         return {}
-    found: dict[str, JobState] = {}
-    for line in completed.stdout.splitlines():
+    return parse_sacct(completed.stdout)
+
+
+def parse_sacct(text: str) -> dict[str, JobState]:
+    jobs: dict[str, JobState] = {}
+    steps: dict[str, list[JobState]] = {}
+    for line in text.splitlines():
         fields = line.strip().split("|")
         if len(fields) < 3 or not fields[0]:
             continue
-        state = JobState(fields[1].split()[0] if fields[1] else "UNKNOWN", fields[2])
-        for job_id in expand_job_id(fields[0]):
-            found[job_id] = state
-    return found
+        job_id, _, step = fields[0].partition(".")
+        state = fields[1].split()[0] if fields[1] else "UNKNOWN"
+        if step:
+            steps.setdefault(job_id, []).append(JobState(state, fields[2], step))
+            continue
+        for expanded in expand_job_id(job_id):
+            jobs[expanded] = JobState(state, fields[2])
+    return {
+        job_id: _with_steps(job, steps.get(job_id, [])) for job_id, job in jobs.items()
+    }
+
+
+def _with_steps(job: JobState, steps: list[JobState]) -> JobState:
+    if job.live or job.state in ("CANCELLED", "TIMEOUT", "PREEMPTED", "NODE_FAIL"):
+        return job
+    for wanted in STEP_PRECEDENCE:
+        if job.state == wanted:
+            break
+        for step in steps:
+            if step.state == wanted and step.step != "extern":
+                return step
+    return job
 
 
 _ARRAY_RANGE = re.compile(r"^(\d+)_\[([0-9,\-]+)(?:%\d+)?\]$")

@@ -1,13 +1,13 @@
 """Where each point of a sweep stands, told honestly.
 
-The experiment folders' STATUS files are the truth about runs that started.
-They cannot tell about a job that never started (cancelled while pending,
-refused by the node) or died without a last word (the node failed, the job
-was killed at its time limit): the scheduler knows those. So the category of
-a point is decided from both, and when SLURM says a job is over but its folder
-still says ``QUEUED`` or ``RUNNING``, the folder gets the terminal status the
-job really reached (``CANCELLED`` or ``ERROR`` with SLURM's state), so readers
-that never ask SLURM see the truth too.
+The experiment folders' STATUS files are the truth about runs that started,
+but not all of it: a job can be cancelled while pending, die without a last
+word (node failure, time limit), or end FAILED or OUT_OF_MEMORY after rank 0
+recorded SUCCESS while another rank crashed. The scheduler knows those. So a
+point's category comes from both, and when the scheduler's final state
+contradicts the folder, the folder gets the ending the job really had
+(``CANCELLED``, or ``ERROR`` naming SLURM's state), so that readers which
+never ask SLURM see the truth too. A scheduler failure is never a success.
 """
 
 from __future__ import annotations
@@ -16,13 +16,24 @@ import datetime
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from .folders import heartbeat_is_stale, read_status
-from .localqueue import queue_is_alive, read_queue_state
-from .slurmstate import JobState, query_job_states
+from .backend import backend_named
+from .folders import death_of_run, read_status
+from .record import SweepRecord
+from .slurmstate import JobState
 
 CATEGORIES = ("queued", "running", "succeeded", "failed", "cancelled")
+# Endings only the scheduler knows the cause of: a folder's own ERROR or
+# INTERRUPTED then gets SLURM's word in front of its message.
+SCHEDULER_ENDINGS = (
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "PREEMPTED",
+    "DEADLINE",
+    "BOOT_FAIL",
+)
 
 
 @dataclass(frozen=True)
@@ -34,138 +45,137 @@ class PointStatus:
     message: str
     scheduler_state: str | None
     category: str
+    log: str | None = None  # the job's stderr log, where there is one
 
-
-def latest_job_id(point: dict[str, Any]) -> str | None:
-    job_ids = point.get("job-ids") or []
-    return job_ids[-1] if job_ids else None
+    def as_json(self) -> dict:
+        return {
+            "point": self.index,
+            "experiment": self.experiment_id,
+            "job": self.job_id,
+            "category": self.category,
+            "status": self.word,
+            "scheduler": self.scheduler_state,
+            "message": self.message,
+            "log": self.log,
+        }
 
 
 def sweep_status(
-    sweep_folder: Path, record: dict[str, Any], *, reconcile: bool = True
+    sweep_folder: Path, record: SweepRecord, *, reconcile: bool = True
 ) -> list[PointStatus]:
-    """The status of every point; with ``reconcile``, fix folders SLURM contradicts."""
-    experiments = Path(record["experiments-directory"])
-    if record["executor"] == "slurm":
-        job_ids = [latest_job_id(p) for p in record["points"]]
-        states = query_job_states(j for j in job_ids if j)
-        return [
-            _slurm_point(
-                point, experiments, states.get(job_id) if job_id else None, reconcile
-            )
-            for point, job_id in zip(record["points"], job_ids)
-        ]
-    queue = read_queue_state(sweep_folder)
-    alive = queue_is_alive(queue)
+    """The status of every point; with ``reconcile``, fix folders the scheduler contradicts."""
+    states = backend_named(record.executor).states(record, sweep_folder)
     return [
-        _local_point(point, experiments, queue, alive, reconcile)
-        for point in record["points"]
+        _point_status(record, point.index, states.get(point.index), reconcile)
+        for point in record.points
     ]
 
 
-def _slurm_point(
-    point: dict[str, Any], experiments: Path, state: JobState | None, reconcile: bool
+def _point_status(
+    record: SweepRecord, index: int, state: JobState | None, reconcile: bool
 ) -> PointStatus:
-    folder = experiments / point["experiment-id"]
+    point = record.points[index]
+    folder = record.folder_of(index)
     word, message = read_status(folder)
-    job_id = latest_job_id(point)
-    ended = state is not None and not state.live
-    if ended and reconcile and word in ("QUEUED", "RUNNING"):
-        word, message = _record_scheduler_ending(folder, word, job_id, state)
-    if word == "SUCCESS":
-        category = "succeeded"
-    elif state is not None and state.live:
+    if state is not None and not state.live and reconcile:
+        word, message = reconcile_folder(folder, word, point.latest_job_id, state)
+    if state is not None and state.live:
         # A resubmitted or requeued point: the folder still shows how the
         # previous attempt ended, the scheduler knows it is coming back.
         category = "queued" if state.pending else "running"
+    elif state is not None and state.failed and word == "SUCCESS":
+        category = "cancelled" if state.state == "CANCELLED" else "failed"
     else:
-        category = _category_of_word(word, folder)
+        category = category_of_word(word, folder)
     return PointStatus(
-        point["index"],
-        point["experiment-id"],
-        job_id,
+        index,
+        point.experiment_id,
+        point.latest_job_id,
         word,
         message,
         state.state if state else None,
         category,
+        job_log(folder),
     )
 
 
-def _local_point(
-    point: dict[str, Any],
-    experiments: Path,
-    queue: dict[str, Any] | None,
-    alive: bool,
-    reconcile: bool,
-) -> PointStatus:
-    folder = experiments / point["experiment-id"]
-    word, message = read_status(folder)
-    index = str(point["index"])
-    job_id = (queue or {}).get("job-ids", {}).get(index)
-    scheduler_state = None
-    if alive and point["index"] in queue.get("pending", []):
-        scheduler_state = "PENDING"
-    elif alive and index in queue.get("running", {}):
-        scheduler_state = "RUNNING"
-    if word == "SUCCESS":
-        category = "succeeded"
-    elif scheduler_state == "PENDING":
-        category = "queued"
-    elif scheduler_state == "RUNNING":
-        category = "running"
-    elif word == "QUEUED" and not alive:
-        if reconcile and queue is not None:
-            from meticulous.status import write_status
-
-            message = "the local queue stopped before this point started"
-            write_status(folder, "CANCELLED", message)
-            word = "CANCELLED"
-        category = "cancelled" if word == "CANCELLED" else "queued"
-    else:
-        category = _category_of_word(word, folder)
-    return PointStatus(
-        point["index"],
-        point["experiment-id"],
-        job_id,
-        word,
-        message,
-        scheduler_state,
-        category,
-    )
-
-
-def _category_of_word(word: str, folder: Path) -> str:
+def category_of_word(word: str, folder: Path) -> str:
     if word == "SUCCESS":
         return "succeeded"
     if word == "QUEUED":
         return "queued"
     if word == "RUNNING":
-        return "failed" if heartbeat_is_stale(folder) else "running"
+        return "failed" if death_of_run(folder) else "running"
     if word == "CANCELLED":
         return "cancelled"
     return "failed"  # ERROR, INTERRUPTED, an unknown word, a missing STATUS
 
 
-def _record_scheduler_ending(
+def reconcile_folder(
     folder: Path, word: str, job_id: str | None, state: JobState
 ) -> tuple[str, str]:
+    """Write the ending the scheduler saw into a folder that says otherwise."""
     from meticulous.status import write_status
 
-    exit_code = f", exit code {state.exit_code}" if state.exit_code else ""
-    when = "before it started" if word == "QUEUED" else "while it ran"
-    if state.state == "CANCELLED":
+    job = f"slurm job {job_id}" if job_id else "the job"
+    if state.state == "CANCELLED" and word in (
+        "QUEUED",
+        "RUNNING",
+        "INTERRUPTED",
+        "ERROR",
+    ):
+        when = "before it started" if word == "QUEUED" else "while it ran"
+        message = f"{job} was cancelled {when} (scancel or an administrator)"
+        if word in ("INTERRUPTED", "ERROR"):
+            message += f"; the run had recorded {word}"
         new_word = "CANCELLED"
-        message = f"slurm job {job_id} was cancelled {when}"
-    else:
+    elif word in ("QUEUED", "RUNNING"):
+        when = "before it started" if word == "QUEUED" else "while it ran"
         new_word = "ERROR"
-        message = f"slurm job {job_id} ended {state.state}{exit_code} {when}"
+        message = f"{job} ended {state.describe()} {when}"
         if word == "RUNNING":
             message += "; the run ended without writing a final status"
+        log = job_log(folder)
+        if log:
+            message += f"\nlog: {log}"
+    elif word in ("ERROR", "INTERRUPTED") and state.state in SCHEDULER_ENDINGS:
+        if message_of(folder).startswith(job):
+            return read_status(folder)  # already told
+        new_word = "ERROR"
+        message = f"{job} ended {state.describe()}; the run had recorded {word}"
+        previous = message_of(folder).strip()
+        if previous:
+            message += f": {previous}"
+    elif word == "SUCCESS" and state.failed:
+        new_word = "CANCELLED" if state.state == "CANCELLED" else "ERROR"
+        message = (
+            f"{job} ended {state.describe()} after the run recorded SUCCESS"
+            " (another task of the job failed, or the job was killed while it finished)"
+        )
+    else:
+        return read_status(folder)
     # Re-read just before writing: the run may have written its own ending.
     if read_status(folder)[0] == word:
         write_status(folder, new_word, message)
         return new_word, message
     return read_status(folder)
+
+
+def message_of(folder: Path) -> str:
+    return read_status(folder)[1]
+
+
+def job_log(folder: Path) -> str | None:
+    """The submitit stderr log of the folder's latest job, as the job recorded it."""
+    import json
+
+    try:
+        metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    launcher = metadata.get("launcher") if isinstance(metadata, dict) else None
+    log = launcher.get("submitit-stderr") if isinstance(launcher, dict) else None
+    return log if isinstance(log, str) else None
 
 
 def count(statuses: list[PointStatus]) -> dict[str, int]:
@@ -185,7 +195,7 @@ def is_done(counts: dict[str, int]) -> bool:
 
 
 def wait_for_sweep(
-    sweep_folder: Path, record: dict[str, Any], out: TextIO, *, poll_s: float = 2.0
+    sweep_folder: Path, record: SweepRecord, out: TextIO, *, poll_s: float = 2.0
 ) -> dict[str, int]:
     """Block until no point is queued or running, printing a line per change
     (plain lines, so the output reads well in a log file or a pipe)."""
@@ -196,10 +206,9 @@ def wait_for_sweep(
         for status in statuses:
             before = last_category.get(status.index)
             if status.category != before and status.category in ("failed", "cancelled"):
-                first_line = status.message.splitlines()[-1] if status.message else ""
                 out.write(
                     f"{_clock()} point {status.index} (experiment {status.experiment_id}) "
-                    f"{status.word}{': ' + first_line if first_line else ''}\n"
+                    f"{describe_ending(status)}\n"
                 )
             last_category[status.index] = status.category
         counts = count(statuses)
@@ -211,6 +220,21 @@ def wait_for_sweep(
         if is_done(counts):
             return counts
         time.sleep(poll_s)
+
+
+def describe_ending(status: PointStatus) -> str:
+    """``ERROR (slurm: OUT_OF_MEMORY): <last line>``: both words where they differ."""
+    words = status.word
+    if status.scheduler_state and status.scheduler_state not in (
+        status.word,
+        "COMPLETED",
+    ):
+        words += f" (slurm: {status.scheduler_state})"
+    lines = [
+        line for line in status.message.splitlines() if not line.startswith("log: ")
+    ]
+    last = lines[-1].strip() if lines else ""
+    return f"{words}{': ' + last[:160] if last else ''}"
 
 
 def _clock() -> str:

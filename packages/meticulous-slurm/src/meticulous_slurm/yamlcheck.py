@@ -1,29 +1,43 @@
-"""Load and validate a sweep file, naming the line of every mistake.
+"""Check a sweep file and build its :class:`~.model.Sweep`, naming the line of every mistake.
 
 A sweep that fails after half of its jobs were submitted wastes a queue slot
 and leaves reserved folders behind, so the whole file is checked before
-anything happens. PyYAML's composed node tree (``yaml.compose``) keeps the
-line of every key and value, which plain ``yaml.safe_load`` forgets; the
-values themselves are built from the same nodes with the safe constructor, so
-what is checked is exactly what is used.
+anything happens, and every problem is reported at once.
+
+The file is read as YAML 1.2 by ruamel.yaml's safe loader. YAML 1.1 (what
+PyYAML implements) turns ``on``, ``off``, ``yes`` and ``NO`` into booleans,
+so ``optimizer: [on, off]`` or a country code ``NO`` silently changed a
+point's arguments, and reads ``1e-3`` as a string; in 1.2 they are the
+strings and the float a researcher meant. The composed node tree keeps the
+line of every key and value, which a plain load forgets; the values are
+built from the same nodes, so what is checked is exactly what is used.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import shlex
-import typing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import SweepError, SweepFileError
+from .model import (
+    DEFAULT_MAX_REQUEUES,
+    DISTRIBUTIONS,
+    EXECUTORS,
+    PARAMETER_NAME,
+    SWEEP_NAME,
+    Distribution,
+    RandomSearch,
+    Sweep,
+)
+from .paths import default_project_directory
+from .slurmparams import did_you_mean, slurm_parameter
 
-EXECUTORS = ("auto", "slurm", "local")
-DISTRIBUTIONS = ("choice", "uniform", "loguniform", "int")
 TOP_LEVEL_KEYS = (
     "command",
     "grid",
@@ -40,92 +54,42 @@ TOP_LEVEL_KEYS = (
     "allow_dirty",
 )
 RANDOM_KEYS = ("n", "seed", "params")
-DEFAULT_MAX_REQUEUES = 3  # submitit's own default for max_num_timeout
-PARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-SWEEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
-# Generic submitit names (those AutoExecutor accepts without a prefix) and the
-# sbatch names SlurmExecutor uses for them.
-GENERIC_SLURM_NAMES = {
-    "name": "job_name",
-    "timeout_min": "time",
-    "mem_gb": "mem",
-    "nodes": "nodes",
-    "cpus_per_task": "cpus_per_task",
-    "gpus_per_node": "gpus_per_node",
-    "tasks_per_node": "ntasks_per_node",
-}
+_INVALID = object()  # a value that could not be built (already reported)
 
 
-@dataclass(frozen=True)
-class Distribution:
-    """One random parameter: ``kind`` is a name of DISTRIBUTIONS.
+def _yaml() -> YAML:
+    return YAML(typ="safe", pure=True)
 
-    ``values`` is the list of choices for ``choice`` and ``(low, high)``
-    (both inclusive for ``int``) otherwise.
+
+def load_sweep_file(path: str | Path, overrides: list[str] = ()) -> Sweep:
+    """Read and validate ``path``; raise SweepFileError listing every problem.
+
+    ``overrides`` are ``key=value`` texts (``--set``): a dotted key into the
+    file's mappings and a YAML value that replaces or adds that entry.
     """
-
-    kind: str
-    values: tuple
-
-
-@dataclass(frozen=True)
-class RandomSearch:
-    n: int
-    seed: int
-    params: dict[str, Distribution]
-
-
-@dataclass(frozen=True)
-class SweepFile:
-    """A validated sweep file; paths are absolute, slurm names are sbatch's."""
-
-    path: Path
-    text: str
-    command: list[str]
-    args: dict[str, Any]
-    grid: dict[str, list]
-    random: RandomSearch | None
-    points: list[dict[str, Any]]
-    executor: str
-    slurm: dict[str, Any]
-    experiments_directory: Path
-    project_directory: Path
-    name: str | None
-    max_requeues: int
-    max_parallel: int | None
-    allow_dirty: bool
-    lines: dict[tuple, int] = field(default_factory=dict, compare=False, repr=False)
-
-
-def load_sweep_file(path: str | Path) -> SweepFile:
-    """Read and validate ``path``; raise SweepFileError listing every problem."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SweepError(f"{path}: no such sweep file") from None
+    except IsADirectoryError:
+        raise SweepError(f"{path} is a directory, not a sweep file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SweepError(f"{path}: cannot read the sweep file: {error}") from None
-    return parse_sweep_file(text, path)
+    return parse_sweep_file(text, path, overrides)
 
 
-def parse_sweep_file(text: str, path: str | Path = "sweep.yaml") -> SweepFile:
+def parse_sweep_file(
+    text: str, path: str | Path = "sweep.yaml", overrides: list[str] = ()
+) -> Sweep:
     """Validate the YAML ``text`` as if read from ``path`` (used for messages
     and to resolve a relative ``project_directory``)."""
     path = Path(path)
-    checker = _Checker(path.name)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = error.problem or error.context or "invalid YAML"
-        raise SweepFileError([f"{path.name}:{line}: invalid YAML: {problem}"]) from None
-    except yaml.YAMLError as error:
-        raise SweepFileError([f"{path.name}: invalid YAML: {error}"]) from None
+    root = compose(text, path.name)
     if root is None:
         raise SweepFileError([f"{path.name}:1: the sweep file is empty"])
+    checker = _Checker(path.name)
+    root = apply_overrides(root, overrides, checker)
     sweep = checker.check_document(root, path.resolve(), text)
     if checker.problems:
         raise SweepFileError(checker.sorted_problems())
@@ -133,38 +97,126 @@ def parse_sweep_file(text: str, path: str | Path = "sweep.yaml") -> SweepFile:
     return sweep
 
 
+def compose(text: str, name: str) -> Node | None:
+    try:
+        return _yaml().compose(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = error.problem or error.context or "invalid YAML"
+        raise SweepFileError([f"{name}:{line}: invalid YAML: {problem}"]) from None
+    except YAMLError as error:
+        raise SweepFileError([f"{name}: invalid YAML: {error}"]) from None
+
+
+def apply_overrides(root: Node, overrides: list[str], checker: _Checker) -> Node:
+    """Put each ``--set key=value`` into the node tree before it is checked,
+    so an override is validated exactly like the file's own entry."""
+    for override in overrides:
+        key, equals, value_text = override.partition("=")
+        if not equals or not key:
+            raise SweepError(f"--set {override!r}: expected key=value")
+        value = compose(value_text or "''", f"--set {key}")
+        assert value is not None or value_text.strip() in ("", "~", "null")
+        if value is None:
+            value = _yaml().compose("~")
+        checker.mark_override(value, key)
+        mapping = root
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = _entry(mapping, part)
+            if child is None:
+                child = MappingNode(
+                    "tag:yaml.org,2002:map", [], value.start_mark, value.end_mark
+                )
+                _set_entry(mapping, part, child, value)
+            if not isinstance(child, MappingNode):
+                raise SweepError(
+                    f"--set {key}: '{part}' is not a mapping in the sweep file"
+                )
+            mapping = child
+        if not isinstance(mapping, MappingNode):
+            raise SweepError(f"--set {key}: the sweep file is not a mapping")
+        _set_entry(mapping, parts[-1], value, value)
+    return root
+
+
+def _entry(mapping: Node, key: str) -> Node | None:
+    if not isinstance(mapping, MappingNode):
+        return None
+    for key_node, value_node in mapping.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            return value_node
+    return None
+
+
+def _set_entry(mapping: MappingNode, key: str, value: Node, marks: Node) -> None:
+    for number, (key_node, _) in enumerate(mapping.value):
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            mapping.value[number] = (key_node, value)
+            return
+    key_node = ScalarNode(
+        "tag:yaml.org,2002:str", key, marks.start_mark, marks.end_mark
+    )
+    mapping.value.append((key_node, value))
+
+
 class _Checker:
     """Walks the node tree, building values and collecting problems."""
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
-        self.problems: list[tuple[int, str]] = []
+        self.problems: list[tuple[int, str, str]] = []
         self.lines: dict[tuple, int] = {}
+        self.overrides: dict[int, str] = {}
+        self.constructor = _yaml().constructor
 
     # ------------------------------------------------------------ helpers
-    def problem(self, node: yaml.Node, message: str) -> None:
-        self.problem_at(node.start_mark.line + 1, message)
+    def mark_override(self, node: Node, key: str) -> None:
+        """Problems in ``node`` (and below it) name ``--set key``, not a line."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            self.overrides[id(current)] = key
+            if isinstance(current, MappingNode):
+                stack.extend(n for pair in current.value for n in pair)
+            elif isinstance(current, SequenceNode):
+                stack.extend(current.value)
+
+    def problem(self, node: Node, message: str) -> None:
+        override = self.overrides.get(id(node))
+        if override is not None:
+            self.problems.append((0, f"--set {override}", message))
+        else:
+            self.problem_at(node.start_mark.line + 1, message)
 
     def problem_at(self, line: int, message: str) -> None:
-        self.problems.append((line, message))
+        self.problems.append((line, f"{self.filename}:{line}", message))
 
     def sorted_problems(self) -> list[str]:
-        """In file order, the way an editor shows them."""
+        """In file order, the way an editor shows them (overrides first)."""
         ordered = sorted(self.problems, key=lambda problem: problem[0])
-        return [f"{self.filename}:{line}: {message}" for line, message in ordered]
+        return [f"{where}: {message}" for _, where, message in ordered]
 
-    def value(self, node: yaml.Node) -> Any:
-        """The Python value of a node, as ``yaml.safe_load`` would build it."""
-        loader = yaml.SafeLoader("")
+    def value(self, node: Node) -> Any:
+        """The Python value of a node, as ruamel.yaml's safe load builds it."""
         try:
-            return loader.construct_document(node)
-        finally:
-            loader.dispose()
+            return self.constructor.construct_object(node, deep=True)
+        except MarkedYAMLError as error:
+            self.problem(node, f"invalid YAML: {error.problem or error.context}")
+            return _INVALID
 
-    def mapping(self, node: yaml.Node, what: str) -> list[tuple] | None:
+    def describe(self, node: Node) -> str:
+        if isinstance(node, (MappingNode, SequenceNode)):
+            return _describe(node)
+        return _describe(node, self.value(node))
+
+    def mapping(self, node: Node, what: str) -> list[tuple] | None:
         """The (key node, value node) pairs of a mapping, keys checked as strings."""
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(node, f"{what} must be a mapping ({_describe(node)} given)")
+        if not isinstance(node, MappingNode):
+            self.problem(
+                node, f"{what} must be a mapping ({self.describe(node)} given)"
+            )
             return None
         pairs = []
         seen: set[str] = set()
@@ -180,9 +232,11 @@ class _Checker:
             pairs.append((key, key_node, value_node))
         return pairs
 
-    def parameter_value(self, node: yaml.Node, where: str) -> tuple[bool, Any]:
+    def parameter_value(self, node: Node, where: str) -> tuple[bool, Any]:
         """A value passed on the command line: a scalar or a list of scalars."""
         value = self.value(node)
+        if value is _INVALID:
+            return False, None
         if _is_argument_scalar(value):
             return True, value
         if isinstance(value, list) and all(_is_argument_scalar(v) for v in value):
@@ -193,11 +247,11 @@ class _Checker:
             self.problem(
                 node,
                 f"{where}: a value must be a string, number, boolean or list of "
-                f"those ({_describe(node)} given)",
+                f"those ({self.describe(node)} given)",
             )
         return False, None
 
-    def parameter_name(self, key: str, key_node: yaml.Node, where: str) -> bool:
+    def parameter_name(self, key: str, key_node: Node, where: str) -> bool:
         if PARAMETER_NAME.match(key):
             return True
         hint = f" (write '{key.lstrip('-')}')" if key.startswith("-") else ""
@@ -205,9 +259,7 @@ class _Checker:
         return False
 
     # ------------------------------------------------------------ document
-    def check_document(
-        self, root: yaml.Node, path: Path, text: str
-    ) -> SweepFile | None:
+    def check_document(self, root: Node, path: Path, text: str) -> Sweep | None:
         pairs = self.mapping(root, "the sweep file")
         if pairs is None:
             return None
@@ -215,7 +267,7 @@ class _Checker:
         for key, key_node, value_node in pairs:
             if key not in TOP_LEVEL_KEYS:
                 self.problem(
-                    key_node, f"unknown key '{key}'{_did_you_mean(key, TOP_LEVEL_KEYS)}"
+                    key_node, f"unknown key '{key}'{did_you_mean(key, TOP_LEVEL_KEYS)}"
                 )
                 continue
             nodes[key] = (key_node, value_node)
@@ -241,13 +293,18 @@ class _Checker:
         if self.problems:
             return None
         # A relative project directory is relative to the sweep file, so the
-        # file means the same thing wherever the command is run from; the
+        # file means the same thing wherever the command is run from; without
+        # one, the project is the repository holding the file (paths.py). The
         # experiments directory is relative to the project, as in the recorder.
-        project_directory = (path.parent / (project or ".")).resolve()
+        project_directory = (
+            (path.parent / project).resolve()
+            if project
+            else default_project_directory(path)
+        )
         experiments_directory = (
             project_directory / (experiments or "experiments")
         ).resolve()
-        return SweepFile(
+        return Sweep(
             path=path,
             text=text,
             command=command,
@@ -267,7 +324,7 @@ class _Checker:
         )
 
     # ------------------------------------------------------------ sections
-    def check_command(self, nodes: tuple | None, root: yaml.Node) -> list[str]:
+    def check_command(self, nodes: tuple | None, root: Node) -> list[str]:
         if nodes is None:
             self.problem(root, "missing key 'command' (the program each job runs)")
             return []
@@ -308,9 +365,11 @@ class _Checker:
     def check_grid(self, nodes: tuple | None) -> dict | None:
         if nodes is None:
             return None
-        _, node = nodes
-        if isinstance(node, yaml.ScalarNode) and self.value(node) is None:
-            self.problem(node, "grid is empty: give each parameter a list of values")
+        key_node, node = nodes
+        if isinstance(node, ScalarNode) and self.value(node) is None:
+            self.problem(
+                key_node, "grid is empty: give each parameter a list of values"
+            )
             return None
         pairs = self.mapping(node, "grid")
         if pairs is None:
@@ -322,10 +381,10 @@ class _Checker:
         for key, key_node, value_node in pairs:
             if not self.parameter_name(key, key_node, "grid"):
                 continue
-            if not isinstance(value_node, yaml.SequenceNode):
+            if not isinstance(value_node, SequenceNode):
                 self.problem(
                     value_node,
-                    f"grid.{key} must be a list of values ({_describe(value_node)} given);"
+                    f"grid.{key} must be a list of values ({self.describe(value_node)} given);"
                     f" a fixed value belongs in args",
                 )
                 continue
@@ -356,7 +415,7 @@ class _Checker:
             if key not in RANDOM_KEYS:
                 self.problem(
                     key_node,
-                    f"random: unknown key '{key}'{_did_you_mean(key, RANDOM_KEYS)}"
+                    f"random: unknown key '{key}'{did_you_mean(key, RANDOM_KEYS)}"
                     f" (expected n, seed, params)",
                 )
                 continue
@@ -388,7 +447,7 @@ class _Checker:
             return None
         return RandomSearch(n=n, seed=0 if seed is None else seed, params=params)
 
-    def check_distribution(self, node: yaml.Node, where: str) -> Distribution | None:
+    def check_distribution(self, node: Node, where: str) -> Distribution | None:
         usage = (
             "one of {choice: [a, b, ...]}, {uniform: [low, high]}, "
             "{loguniform: [low, high]}, {int: [low, high]}"
@@ -404,7 +463,7 @@ class _Checker:
             self.problem(
                 kind_node,
                 f"{where}: unknown distribution '{kind}'"
-                f"{_did_you_mean(kind, DISTRIBUTIONS)} (expected {', '.join(DISTRIBUTIONS)})",
+                f"{did_you_mean(kind, DISTRIBUTIONS)} (expected {', '.join(DISTRIBUTIONS)})",
             )
             return None
         value = self.value(value_node)
@@ -446,7 +505,7 @@ class _Checker:
         if nodes is None:
             return None
         _, node = nodes
-        if not isinstance(node, yaml.SequenceNode) or not node.value:
+        if not isinstance(node, SequenceNode) or not node.value:
             self.problem(node, "points must be a non-empty list of mappings")
             return None
         points = []
@@ -520,7 +579,9 @@ class _Checker:
         _, node = nodes
         value = self.value(node)
         if not _is_int(value):
-            self.problem(node, f"{where} must be an integer ({_describe(node)} given)")
+            self.problem(
+                node, f"{where} must be an integer ({self.describe(node)} given)"
+            )
             return None
         if minimum is not None and value < minimum:
             self.problem(node, f"{where} must be at least {minimum} ({value} given)")
@@ -534,7 +595,7 @@ class _Checker:
         value = self.value(node)
         if not isinstance(value, bool):
             self.problem(
-                node, f"{where} must be true or false ({_describe(node)} given)"
+                node, f"{where} must be true or false ({self.describe(node)} given)"
             )
             return None
         return value
@@ -546,7 +607,8 @@ class _Checker:
         value = self.value(node)
         if not isinstance(value, str) or not value:
             self.problem(
-                node, f"{where} must be a non-empty string ({_describe(node)} given)"
+                node,
+                f"{where} must be a non-empty string ({self.describe(node)} given)",
             )
             return None
         return value
@@ -584,76 +646,6 @@ class _Checker:
         return result
 
 
-# ------------------------------------------------------------------ slurm
-def slurm_parameter(key: str, value: Any) -> tuple[str, Any] | str:
-    """Map a sweep file's slurm key to SlurmExecutor's name and value.
-
-    Returns ``(name, value)`` or a problem description. Names are checked
-    against the keyword arguments of submitit's sbatch writer, the one list
-    submitit itself validates against, so a new submitit version's parameters
-    work without a change here.
-    """
-    from submitit.slurm import slurm as submitit_slurm
-
-    defaults = submitit_slurm._get_default_parameters()
-    bare = key.removeprefix("slurm_")
-    if bare in ("max_num_timeout", "max_requeues"):
-        return "unknown parameter: set max_requeues at the top level of the sweep file"
-    name = GENERIC_SLURM_NAMES.get(bare, bare)
-    if name not in defaults:
-        names = sorted(set(defaults) | set(GENERIC_SLURM_NAMES))
-        return f"unknown parameter '{key}'{_did_you_mean(bare, names)}"
-    if bare == "mem_gb":
-        if not _is_number(value) or value <= 0:
-            return f"must be a positive number of gigabytes ({value!r} given)"
-        return name, submitit_slurm._convert_mem(value)
-    hints = typing.get_type_hints(submitit_slurm._make_sbatch_string)
-    hint = hints.get(name)
-    if hint is not None and not _matches_hint(value, hint):
-        return f"wrong type: expected {_hint_name(hint)} ({value!r} given)"
-    return name, value
-
-
-def _matches_hint(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin is typing.Union:
-        return any(_matches_hint(value, arm) for arm in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return _is_int(value)
-    if hint is float:
-        return _is_number(value)
-    if hint is str:
-        return isinstance(value, str)
-    if origin in (list, tuple, typing.Iterable) or hint is list:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if origin is dict or hint is dict:
-        return isinstance(value, dict)
-    return True
-
-
-def _hint_name(hint: Any) -> str:
-    if typing.get_origin(hint) is typing.Union:
-        arms = [a for a in typing.get_args(hint) if a is not type(None)]
-        return " or ".join(_hint_name(a) for a in arms)
-    if hint in (int, float, str, bool):
-        return {
-            int: "an integer",
-            float: "a number",
-            str: "a string",
-            bool: "true/false",
-        }[hint]
-    origin = typing.get_origin(hint)
-    if origin is dict:
-        return "a mapping"
-    if origin is not None:
-        return "a list of strings"
-    return str(hint)
-
-
 # ------------------------------------------------------------------ small helpers
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -667,19 +659,11 @@ def _is_argument_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
-def _describe(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
+def _describe(node: Node, value: Any = None) -> str:
+    if isinstance(node, MappingNode):
         return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
+    if isinstance(node, SequenceNode):
         return "a list"
-    value = yaml.SafeLoader("").construct_object(node)  # scalars only
     if value is None:
         return "nothing"
     return f"{type(value).__name__} {value!r}"
-
-
-def _did_you_mean(word: str, choices) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""

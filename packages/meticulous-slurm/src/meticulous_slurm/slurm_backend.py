@@ -1,0 +1,115 @@
+"""The SLURM backend: a sweep's points as one job array, through submitit."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from .backend import STOP_WAIT_S, Backend, Submitted
+from .clustercheck import cluster_problems
+from .errors import SweepError
+from .slurmparams import signal_delay_warning
+from .slurmstate import JobState, cancel_jobs, query_job_states
+
+
+class SlurmBackend(Backend):
+    name = "slurm"
+    where = "SLURM"
+    poll_s = 2.0
+
+    def problems(self, slurm: dict[str, Any], count: int) -> list[str]:
+        if not self.tools_present():
+            return []  # nothing to ask; submitting says so (require_tools)
+        return cluster_problems(slurm, count)
+
+    @staticmethod
+    def tools_present() -> bool:
+        return shutil.which("sbatch") is not None and shutil.which("srun") is not None
+
+    def require_tools(self) -> None:
+        if not self.tools_present():
+            raise SweepError(
+                "executor is 'slurm' but sbatch/srun are not on PATH (use auto or local)"
+            )
+
+    def warnings(self, slurm: dict[str, Any]) -> list[str]:
+        warnings = [signal_delay_warning(slurm)]
+        if not self.tools_present():
+            warnings.append(
+                "sbatch/srun are not on PATH: the cluster was not asked, and "
+                "submitting will fail (use executor auto or local)"
+            )
+        return [warning for warning in warnings if warning]
+
+    def describe(self, slurm, count, max_parallel, submitit_folder: Path) -> str:
+        """The sbatch file submitit would write for this sweep's job array."""
+        from submitit.slurm import slurm as submitit_slurm
+
+        command = " ".join(
+            [
+                shlex.quote(sys.executable),
+                "-u -m submitit.core._submit",
+                shlex.quote(str(submitit_folder)),
+            ]
+        )
+        script = submitit_slurm._make_sbatch_string(
+            command=command, folder=submitit_folder, map_count=count, **slurm
+        )
+        return f"# sbatch script for the job array of {count} tasks\n{script}\n"
+
+    def executor(self, record: Any):
+        """submitit's SlurmExecutor for the record; its parameters are checked here."""
+        import submitit
+
+        self.require_tools()
+        try:
+            executor = submitit.SlurmExecutor(
+                folder=record.submitit_folder, max_num_timeout=record.max_requeues
+            )
+            executor.update_parameters(**record.slurm_parameters)
+        except (ValueError, RuntimeError) as error:
+            raise SweepError(f"invalid slurm parameters: {error}") from None
+        return executor
+
+    def submit(self, record, sweep_folder: Path, indices: list[int]) -> Submitted:
+        from .job import PointRunner
+
+        executor = self.executor(record)
+        jobs = executor.map_array(
+            PointRunner(), [record.point_spec(index) for index in indices]
+        )
+        job_ids = [job.job_id for job in jobs]
+        # submitit submits a single point as a plain job, more as an array
+        return Submitted(job_ids=job_ids, slurm_job_id=job_ids[0].split("_")[0])
+
+    def states(self, record, sweep_folder: Path) -> dict[int, JobState]:
+        job_ids = {p.index: p.latest_job_id for p in record.points if p.latest_job_id}
+        known = query_job_states(job_ids.values())
+        return {
+            index: known[job_id] for index, job_id in job_ids.items() if job_id in known
+        }
+
+    def stop(self, record, sweep_folder: Path, indices: list[int]) -> None:
+        import time
+
+        job_ids = [
+            record.points[i].latest_job_id
+            for i in indices
+            if record.points[i].latest_job_id
+        ]
+        problem = cancel_jobs(job_ids)
+        if problem:
+            raise SweepError(f"could not cancel the jobs: {problem}")
+        deadline = time.monotonic() + STOP_WAIT_S
+        while time.monotonic() < deadline:
+            if not any(s.live for s in query_job_states(job_ids).values()):
+                return
+            time.sleep(1)
+
+    def summary(self, record) -> str:
+        submission = record.submissions[-1]
+        kind = "array job" if len(submission.points) > 1 else "job"
+        return f"submitted to SLURM, {kind} {submission.slurm_job_id}"

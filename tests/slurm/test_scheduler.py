@@ -1,0 +1,240 @@
+"""Final states that agree with SLURM, and checks before anything is reserved.
+
+Every test here runs against the real cluster (``slurm_cluster``). Each
+produces a scheduler ending for real: a partition that does not exist, an
+array over MaxArraySize, a request sbatch itself refuses, a job killed by
+``scancel`` from outside, one killed at its time limit (TIMEOUT), a batch
+script that fails after the run recorded SUCCESS, and a command killed by
+the kernel's OOM killer inside a memory cgroup.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from slurm_helpers import (
+    read_status,
+    run_cli,
+    sacct_states,
+    sweep_record,
+    wait_for,
+    wait_for_status,
+)
+
+pytestmark = pytest.mark.usefixtures("slurm_cluster")
+
+SLURM = "executor: slurm\nslurm:\n  cpus_per_task: 1\n  timeout_min: 10\n"
+
+
+def no_reservation_left(project) -> None:
+    assert project.experiment_folders() == []
+    sweeps = project.experiments / ".meticulous" / "sweeps"
+    assert not sweeps.exists() or list(sweeps.iterdir()) == []
+
+
+def test_an_unknown_partition_is_refused_before_anything_is_reserved(project):
+    sweep = project.write_sweep(
+        "executor: slurm\nslurm:\n  partition: nosuch\ngrid:\n  lr: [0.1, 0.2]\n"
+    )
+    for extra in (["--dry-run"], []):
+        result = run_cli("sweep", str(sweep), *extra, cwd=project.root)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "partition 'nosuch' does not exist" in result.stderr
+        assert "debug" in result.stderr  # the partitions there are
+        no_reservation_left(project)
+
+
+def test_an_array_over_max_array_size_is_refused_in_a_dry_run_too(project):
+    limit = int(
+        next(
+            line.split("=")[1]
+            for line in subprocess.run(
+                ["scontrol", "show", "config"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.splitlines()
+            if line.startswith("MaxArraySize")
+        )
+    )
+    side = int(limit**0.5) + 1  # side * side > limit
+    values = ", ".join(str(v) for v in range(side))
+    sweep = project.write_sweep(SLURM + f"grid:\n  a: [{values}]\n  b: [{values}]\n")
+    for extra in (["--dry-run"], []):
+        result = run_cli("sweep", str(sweep), *extra, cwd=project.root)
+        assert result.returncode == 2, result.stderr
+        assert f"{side * side} points do not fit one job array" in result.stderr
+        assert f"MaxArraySize is {limit}" in result.stderr
+        no_reservation_left(project)
+
+
+def test_a_submission_sbatch_refuses_releases_every_reservation(project):
+    sweep = project.write_sweep(
+        SLURM + "  constraint: no-such-feature\ngrid:\n  lr: [0.1, 0.2, 0.3]\n"
+    )
+    result = run_cli("sweep", str(sweep), cwd=project.root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "SLURM refused the submission" in result.stderr
+    assert "3 reserved folders released" in result.stderr
+    assert "Traceback" not in result.stderr
+    no_reservation_left(project)
+    # the ids are never reused: the next sweep's first folder is 4
+    ok = project.write_sweep(SLURM + "grid:\n  lr: [0.1]\n", name="ok.yaml")
+    assert run_cli("sweep", str(ok), "--wait", cwd=project.root).returncode == 0
+    assert [f.name for f in project.experiment_folders()] == ["4"]
+
+
+def test_a_job_killed_from_outside_is_cancelled_not_failed(project):
+    project.hold(0.1)
+    sweep = project.write_sweep(
+        SLURM + f"name: killed\nargs:\n  markers: {project.markers}\n  lr: 0.1\n"
+    )
+    assert run_cli("sweep", str(sweep), cwd=project.root).returncode == 0
+    (folder,) = project.experiment_folders()
+    wait_for_status(folder, ("RUNNING",))
+    job_id = sweep_record(project)["points"][0]["job-ids"][0]
+    subprocess.run(["scancel", job_id], check=True)
+    status = wait_for(
+        lambda: (
+            (r := run_cli("status", "killed", cwd=project.root))
+            and "1 cancelled" in r.stdout
+            and r
+        ),
+        what="status to see the scancel",
+    )
+    assert status.returncode == 1
+    word, message = read_status(folder)
+    assert word == "CANCELLED"
+    assert f"slurm job {job_id} was cancelled while it ran" in message
+
+
+STUBBORN = """\
+import argparse, signal, time
+from meticulous import Experiment
+parser = argparse.ArgumentParser()
+Experiment.add_argument_group(parser)
+experiment = Experiment.from_parser(parser)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)  # will not stop before the limit
+print("working", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_job_killed_at_its_time_limit_ends_timeout_never_success(project):
+    (project.root / "stubborn.py").write_text(STUBBORN)
+    project.commit("stubborn")
+    sweep = project.root / "timeout.yaml"
+    sweep.write_text(
+        f"command: {sys.executable} stubborn.py\nname: slow\nexecutor: slurm\n"
+        "max_requeues: 0\nslurm:\n  timeout_min: 1\n  signal_delay_s: 5\n"
+        # the runner waits for the stubborn command past the limit, so SLURM
+        # (not submitit) ends the job
+        "  setup: ['export METICULOUS_SLURM_STOP_GRACE_S=600']\n"
+    )
+    project.commit("timeout sweep")
+    result = run_cli("sweep", str(sweep), "--wait", cwd=project.root, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "(slurm: TIMEOUT)" in result.stdout
+    (folder,) = project.experiment_folders()
+    word, message = read_status(folder)
+    assert word == "ERROR"
+    assert "TIMEOUT" in message
+    status = run_cli("status", "slow", "--json", cwd=project.root)
+    assert status.returncode == 1
+    (point,) = json.loads(status.stdout)["points"]
+    assert (point["category"], point["status"], point["scheduler"]) == (
+        "failed",
+        "ERROR",
+        "TIMEOUT",
+    )
+
+
+def test_a_job_that_fails_after_the_run_recorded_success_is_not_a_success(project):
+    # submitit's teardown runs after the job's step in the batch script; its
+    # failure fails the job in SLURM while the folder already says SUCCESS.
+    sweep = project.write_sweep(
+        SLURM + "  teardown: ['exit 3']\nname: late\nargs:\n  lr: 0.1\n"
+    )
+    result = run_cli("sweep", str(sweep), "--wait", cwd=project.root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    (folder,) = project.experiment_folders()
+    word, message = read_status(folder)
+    assert word == "ERROR"
+    assert "ended FAILED" in message and "after the run recorded SUCCESS" in message
+    job_id = sweep_record(project)["points"][0]["job-ids"][0]
+    assert sacct_states(job_id)[job_id] == "FAILED"
+    status = run_cli("status", "late", cwd=project.root)
+    assert status.returncode == 1
+    assert "ERROR (slurm: FAILED)" in status.stdout
+
+
+HOG = """\
+import argparse, os
+from meticulous import Experiment
+parser = argparse.ArgumentParser()
+parser.add_argument("--cgroup")
+Experiment.add_argument_group(parser)
+experiment = Experiment.from_parser(parser)
+# The cluster enforces no memory limit, so the test gives this process one:
+# a memory cgroup of 64 MiB, the way cgroup enforcement would.
+cgroup = parser.parse_args().cgroup
+os.makedirs(cgroup, exist_ok=True)
+with open(os.path.join(cgroup, "memory.limit_in_bytes"), "w") as f:
+    f.write(str(64 * 1024 * 1024))
+with open(os.path.join(cgroup, "memory.swappiness"), "w") as f:
+    f.write("0")
+with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+    f.write(str(os.getpid()))
+print("allocating", flush=True)
+hog = bytearray(1024 * 1024 * 1024)
+print("survived", len(hog), flush=True)
+"""
+MEMORY_CGROUPS = Path("/sys/fs/cgroup/memory")
+
+
+@pytest.mark.skipif(
+    not (MEMORY_CGROUPS / "cgroup.procs").exists(),
+    reason="no cgroup v1 memory controller",
+)
+def test_a_command_killed_by_the_oom_killer_fails_its_point(project, tmp_path):
+    cgroup = MEMORY_CGROUPS / f"meticulous-test-{tmp_path.name}"
+    (project.root / "hog.py").write_text(HOG)
+    project.commit("hog")
+    sweep = project.root / "oom.yaml"
+    sweep.write_text(
+        f"command: {sys.executable} hog.py\nname: oom\nexecutor: slurm\n"
+        f"args:\n  cgroup: {cgroup}\n"
+    )
+    project.commit("oom sweep")
+    try:
+        result = run_cli("sweep", str(sweep), "--wait", cwd=project.root)
+    finally:
+        if cgroup.exists():
+            cgroup.rmdir()
+    assert result.returncode == 1, result.stdout + result.stderr
+    (folder,) = project.experiment_folders()
+    word, message = read_status(folder)
+    assert word == "ERROR"
+    assert "killed by SIGKILL" in message
+    assert "out of memory" in message
+    job_id = sweep_record(project)["points"][0]["job-ids"][0]
+    assert sacct_states(job_id)[job_id] == "FAILED"
+
+
+def test_a_job_failing_before_it_records_puts_its_stderr_where_users_look(project):
+    sweep = project.write_sweep(SLURM + "name: typo\nargs:\n  lrr: 0.1\n")
+    result = run_cli("sweep", str(sweep), "--wait", cwd=project.root)
+    assert result.returncode == 1
+    (folder,) = project.experiment_folders()
+    word, message = read_status(folder)
+    assert word == "ERROR"
+    assert "unrecognized arguments: --lrr 0.1" in message
+    log = message.rsplit("log: ", 1)[1].strip()
+    assert Path(log).is_file() and log.endswith(".err")
+    assert "unrecognized arguments" in (folder / "stderr").read_text()
+    status = run_cli("status", "typo", cwd=project.root)
+    assert f"log: {log}" in status.stdout
