@@ -430,11 +430,10 @@ root_shared() {
 
 # start_slurmd NAME : start that node's slurmd in a mount namespace of its own
 # (a slave of this one) where the cluster's hosts file is bind-mounted on
-# /etc/hosts.  The second
-# node also gets the network namespace (through nsenter: `ip netns exec`
-# remounts /sys and hides the cgroup mounts, and slurmd then fails with "No
-# filesystem mounted on /sys/fs/cgroup") and a UTS namespace of its own, with
-# its own host name.
+# /etc/hosts.  The second node also gets the network namespace (through
+# nsenter: `ip netns exec` remounts /sys and hides the cgroup mounts, and
+# slurmd then fails with "No filesystem mounted on /sys/fs/cgroup") and a UTS
+# namespace of its own, with its own host name.
 start_slurmd() {
     local name=$1
     # sh -c ... NAME HOSTS_FILE SET_HOSTNAME
