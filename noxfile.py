@@ -30,22 +30,26 @@ SUITES = {
     "record": [f"{RECORD}[test]"],
     "read": [f"{READ}[test]"],
     "roundtrip": [f"{RECORD}[test]", f"{READ}[test]"],
-    "slurm": [f"{RECORD}[test]", f"{SLURM}[test]"],
+    # The reader too: a reader on one node judges a run on the other.
+    "slurm": [f"{RECORD}[test]", f"{SLURM}[test]", READ],
     "sharedfs": [f"{RECORD}[test]", f"{READ}[test]"],  # on sshfs mounts, as root
 }
 
 
 def _cluster_is_up() -> bool:
+    """Every node answers (a missing second node means: run setup.sh)."""
     if not shutil.which("sinfo"):
         return False
     probe = subprocess.run(
-        ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, check=False
+        ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, check=False
     )
-    return probe.returncode == 0 and bool(probe.stdout.strip())
+    states = probe.stdout.split()
+    usable = ("idle", "mixed", "allocated", "completing")
+    return probe.returncode == 0 and bool(states) and all(s in usable for s in states)
 
 
 def _ensure_slurm_cluster(session: nox.Session) -> None:
-    """Start the one-node cluster when we are allowed to (root), else leave it to the tests."""
+    """Start the two-node cluster when we are allowed to (root), else leave it to the tests."""
     if _cluster_is_up():
         return
     if os.geteuid() == 0:

@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Install, configure and start a real one-node SLURM cluster (with accounting)
+# Install, configure and start a real two-node SLURM cluster (with accounting)
 # on this Debian machine.  Run as root.  Idempotent: a second run when the
-# cluster is already up returns in a second or two.
+# cluster is already up returns in a second or two; a cluster in another shape
+# (e.g. the former one-node layout) is reconfigured in place.
 #
-# No systemd: every daemon (munged, MariaDB, slurmdbd, slurmctld, slurmd) is
+# The first node is this machine's host name; the second, "<host>2", is a
+# second slurmd in its own network, UTS and mount namespace, joined to this
+# one by a veth pair with private addresses this script creates.
+#
+# No systemd: every daemon (munged, MariaDB, slurmdbd, slurmctld, slurmd x2) is
 # started directly in the background.  See .ci/slurm/README.md.
 #
 # Environment knobs (all optional):
 #   METICULOUS_SLURM_TIMEOUT   seconds to wait for the cluster (default 120)
-#   METICULOUS_SLURM_CPUS      CPUs declared for the node (default: nproc)
+#   METICULOUS_SLURM_CPUS      CPUs declared for EACH node (default: nproc)
+#   METICULOUS_SLURM_NODES     1 or 2 (default 2)
+#   METICULOUS_SLURM_SUBNET    first three octets of the veth /24 (default 10.200.0)
 set -euo pipefail
 
 if [[ $EUID -ne 0 ]]; then
@@ -17,22 +24,27 @@ if [[ $EUID -ne 0 ]]; then
 fi
 
 # ---------------------------------------------------------------- settings
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 CLUSTER=meticulous
 PARTITION=debug
 SLURM_ETC=/etc/slurm
 SLURM_CONF=$SLURM_ETC/slurm.conf
 DBD_CONF=$SLURM_ETC/slurmdbd.conf
 MYSQL_CNF=/etc/mysql/mariadb.conf.d/99-meticulous-slurm.cnf
-STATE_ROOT=/tmp/slurm
 STATE_DIR=$STATE_ROOT/state          # slurmctld StateSaveLocation
-SPOOL_DIR=$STATE_ROOT/spool          # slurmd SlurmdSpoolDir
-RUN_DIR=$STATE_ROOT/run              # pid files
+SPOOL_DIR=$STATE_ROOT/spool          # slurmd SlurmdSpoolDir (one folder per node)
+HOSTS_FILE=$STATE_ROOT/hosts         # bind-mounted on /etc/hosts for each slurmd
+SUBNET=${METICULOUS_SLURM_SUBNET:-10.200.0}
+NODES=${METICULOUS_SLURM_NODES:-2}
 LOG_DIR=/tmp/slurm-logs
 DB_NAME=slurm_acct_db
 DB_USER=slurm
 DB_PASS=meticulous-slurm-ci          # local-only DB (bound to 127.0.0.1 / socket)
 TIMEOUT=${METICULOUS_SLURM_TIMEOUT:-120}
-PACKAGES=(slurm-wlm slurm-client slurmdbd munge mariadb-server mariadb-client)
+# iproute2 (ip), util-linux (nsenter, unshare, findmnt) and mount make the
+# second node.
+PACKAGES=(slurm-wlm slurm-client slurmdbd munge mariadb-server mariadb-client iproute2 util-linux mount)
 
 export SLURM_CONF
 START_TS=$SECONDS
@@ -83,15 +95,6 @@ wait_until() {
     done
 }
 
-# pid_of PIDFILE COMM : print the pid in PIDFILE if that process is alive
-# and is COMM (so a stale pid file never matches another process).
-pid_of() {
-    local pidfile=$1 comm=$2 pid
-    pid=$(tr -dc '0-9' 2>/dev/null <"$pidfile") || return 1
-    [[ -n $pid ]] || return 1
-    [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$comm" ]] || return 1
-    echo "$pid"
-}
 pid_alive() { pid_of "$1" "$2" >/dev/null; }
 
 # stop_pidfile PIDFILE COMM : SIGTERM the daemon and wait for it (max 30 s).
@@ -176,6 +179,20 @@ fi
 NODE=$(hostname -s 2>/dev/null || true)
 [[ -n $NODE ]] || NODE=$(uname -n)
 NODE=${NODE%%.*}
+[[ $NODES == 1 || $NODES == 2 ]] || die "METICULOUS_SLURM_NODES must be 1 or 2, got '$NODES'"
+[[ $SUBNET =~ ^(10|192\.168|172\.(1[6-9]|2[0-9]|3[01]))(\.[0-9]{1,3}){1,2}$ && $SUBNET =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+    die "METICULOUS_SLURM_SUBNET must be the first three octets of a private /24 (e.g. 10.200.0), got '$SUBNET'"
+# Node i (0-based) is NODE_NAMES[i] at NODE_ADDRS[i].  Slurm sorts nodes by
+# name and runs a multi-node batch script on the first, so the second node's
+# name sorts after this machine's.
+if ((NODES == 2)); then
+    NODE_NAMES=("$NODE" "${NODE}2")
+    NODE_ADDRS=("$SUBNET.1" "$SUBNET.2")
+else
+    NODE_NAMES=("$NODE")
+    NODE_ADDRS=(127.0.0.1)
+fi
+CTLD_ADDR=${NODE_ADDRS[0]}
 REAL_CPUS=$(nproc)
 CPUS=${METICULOUS_SLURM_CPUS:-$REAL_CPUS}
 [[ $CPUS =~ ^[1-9][0-9]*$ ]] || die "METICULOUS_SLURM_CPUS must be a positive integer, got '$CPUS'"
@@ -186,10 +203,42 @@ REAL_MEMORY=$((MEM_MB * 8 / 10))
 ((REAL_MEMORY >= 1)) || REAL_MEMORY=1
 
 mkdir -p "$STATE_DIR" "$SPOOL_DIR" "$RUN_DIR" "$LOG_DIR"
+# slurmd does not create its spool folder ("Domain socket directory ...: No
+# such file or directory"), so make every node's first.
+for name in "${NODE_NAMES[@]}"; do mkdir -p "$SPOOL_DIR/$name"; done
 chmod 755 "$STATE_ROOT" "$LOG_DIR"
 mkdir -p "$SLURM_ETC"
 
 # ---------------------------------------------------------------- config files
+# node_lines : the NodeName lines of slurm.conf.  Every node reports the whole
+# machine, so with two nodes the CPUs are oversubscribed twice (see README).
+node_lines() {
+    local i
+    echo "# The nodes: this machine and, with two nodes, its second slurmd."
+    for i in "${!NODE_NAMES[@]}"; do
+        echo "NodeName=${NODE_NAMES[$i]} NodeAddr=${NODE_ADDRS[$i]} NodeHostname=${NODE_NAMES[$i]} CPUs=$CPUS RealMemory=$REAL_MEMORY State=UNKNOWN"
+    done
+}
+
+cluster_hosts() {
+    local i
+    echo "# Generated by .ci/slurm/setup.sh: /etc/hosts as the cluster's slurmd see it."
+    awk -v names="${NODE_NAMES[*]}" '
+        BEGIN { n = split(names, list, " "); for (i = 1; i <= n; i++) drop[list[i]] = 1 }
+        /^[[:space:]]*(#|$)/ { print; next }
+        {
+            line = $1; kept = 0
+            for (i = 2; i <= NF; i++) {
+                if ($i ~ /^#/) break
+                if (!($i in drop)) { line = line " " $i; kept++ }
+            }
+            if (kept) print line
+        }' /etc/hosts
+    for i in "${!NODE_NAMES[@]}"; do
+        echo "${NODE_ADDRS[$i]} ${NODE_NAMES[$i]}"
+    done
+}
+
 SLURM_CHANGED=0
 DBD_CHANGED=0
 MYSQL_CHANGED=0
@@ -197,7 +246,7 @@ MYSQL_CHANGED=0
 if write_if_changed "$SLURM_CONF" 644 root:root <<EOF; then SLURM_CHANGED=1; fi
 # Generated by .ci/slurm/setup.sh -- do not edit by hand (it is rewritten).
 ClusterName=$CLUSTER
-SlurmctldHost=$NODE(127.0.0.1)
+SlurmctldHost=$NODE($CTLD_ADDR)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -208,11 +257,12 @@ TaskPlugin=task/none
 ReturnToService=2
 SlurmdParameters=config_overrides
 SlurmctldPidFile=$RUN_DIR/slurmctld.pid
-SlurmdPidFile=$RUN_DIR/slurmd.pid
-SlurmdSpoolDir=$SPOOL_DIR
+# Per-node paths (%n = node name): two slurmd share this machine.
+SlurmdPidFile=$RUN_DIR/slurmd-%n.pid
+SlurmdSpoolDir=$SPOOL_DIR/%n
 StateSaveLocation=$STATE_DIR
 SlurmctldLogFile=$LOG_DIR/slurmctld.log
-SlurmdLogFile=$LOG_DIR/slurmd.log
+SlurmdLogFile=$LOG_DIR/slurmd-%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
 SwitchType=switch/none
@@ -234,14 +284,24 @@ SlurmctldTimeout=120
 SlurmdTimeout=300
 # Accounting (sacct) through slurmdbd -> MariaDB.
 AccountingStorageType=accounting_storage/slurmdbd
-AccountingStorageHost=localhost
+# The controller's address, so that sacct also answers inside node 2 (slurmdbd
+# listens on every address of this namespace, port 6819).
+AccountingStorageHost=$CTLD_ADDR
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=30
 JobCompType=jobcomp/none
-# The one node: this machine.
-NodeName=$NODE NodeAddr=127.0.0.1 NodeHostname=$NODE CPUs=$CPUS RealMemory=$REAL_MEMORY State=UNKNOWN
-PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+$(node_lines)
+PartitionName=$PARTITION Nodes=$(
+    IFS=,
+    echo "${NODE_NAMES[*]}"
+) Default=YES MaxTime=INFINITE State=UP
 EOF
+
+# The cluster's own hosts file: the machine's /etc/hosts without any entry
+# for the node names, plus every node on its address.  Each slurmd (and so
+# every job step) sees it on /etc/hosts; /etc/hosts itself stays untouched.
+HOSTS_CHANGED=0
+if write_if_changed "$HOSTS_FILE" 644 root:root < <(cluster_hosts); then HOSTS_CHANGED=1; fi
 
 if write_if_changed "$DBD_CONF" 600 root:root <<EOF; then DBD_CHANGED=1; fi
 # Generated by .ci/slurm/setup.sh -- do not edit by hand (it is rewritten).
@@ -267,30 +327,154 @@ innodb_buffer_pool_size=1024M
 innodb_lock_wait_timeout=900
 EOF
 
+# A config counts as changed until the daemons reading it have been restarted
+# since it was written (a stamp copy is kept next to the pid files), so a run
+# that failed half-way never leaves daemons running an older config.
+not_applied() { ! cmp -s "$1" "$RUN_DIR/${1##*/}.applied"; }
+mark_applied() { cp "$1" "$RUN_DIR/${1##*/}.applied"; }
+if not_applied "$SLURM_CONF"; then SLURM_CHANGED=1; fi
+if not_applied "$DBD_CONF"; then DBD_CHANGED=1; fi
+
 # ---------------------------------------------------------------- health checks
 munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 mysql_ok() { mariadb-admin --protocol=socket ping >/dev/null 2>&1; }
 dbd_ok() { timeout 15 sacctmgr -n -P list cluster format=cluster >/dev/null 2>&1; }
 ctld_ok() { timeout 15 scontrol ping 2>/dev/null | grep -q 'is UP'; }
-slurmd_ok() { pid_alive "$RUN_DIR/slurmd.pid" slurmd; }
+# ns_of PID KIND : the inode of PID's KIND namespace (net, mnt, uts).
+ns_of() { stat -L -c %i "/proc/$1/ns/$2" 2>/dev/null; }
+# slurmd_ok NAME : that node's slurmd runs, in the right network namespace,
+# and sees the cluster's current hosts file on /etc/hosts.
+slurmd_ok() {
+    local name=$1 pid want
+    pid=$(pid_of "$RUN_DIR/slurmd-$name.pid" slurmd) || return 1
+    if [[ $name == "$NODE" ]]; then
+        want=$(ns_of $$ net)
+    else
+        want=$(stat -L -c %i "/run/netns/$NETNS" 2>/dev/null) || return 1
+    fi
+    [[ -n $want && $(ns_of "$pid" net) == "$want" ]] || return 1
+    # Its root is a slave of this namespace's: later mounts reach its jobs.
+    grep -q '^[0-9]* [0-9]* [^ ]* / / [^-]* master:' "/proc/$pid/mountinfo" || return 1
+    cmp -s "/proc/$pid/root/etc/hosts" "$HOSTS_FILE"
+}
+all_slurmd_ok() {
+    local name
+    for name in "${NODE_NAMES[@]}"; do slurmd_ok "$name" || return 1; done
+}
 sacct_ok() { timeout 15 sacct -n -X -S now-1minutes >/dev/null 2>&1; }
 cluster_registered() {
     timeout 15 sacctmgr -n -P list cluster format=cluster 2>/dev/null | grep -qx "$CLUSTER"
 }
-node_state() { timeout 15 sinfo -h -N -n "$NODE" -o '%T' 2>/dev/null | head -n 1; }
+node_state() { timeout 15 sinfo -h -N -n "$1" -o '%T' 2>/dev/null | head -n 1; }
 node_ready() {
     local st
-    st=$(node_state)
+    st=$(node_state "$1")
     # idle / mixed / allocated / completing are all usable; a trailing '*'
     # means slurmd is not responding; drain/down/inval are not usable.
     [[ $st =~ ^(idle|mixed|allocated|completing)$ ]]
 }
+all_nodes_ready() {
+    local name
+    for name in "${NODE_NAMES[@]}"; do node_ready "$name" || return 1; done
+}
+nodes_summary() {
+    local name out=()
+    for name in "${NODE_NAMES[@]}"; do out+=("$name=$(node_state "$name")"); done
+    echo "${out[*]}"
+}
+
+# ---------------------------------------------------------------- network (node 2)
+# network_ok : the veth pair is up with both addresses (or one node: none needed).
+network_ok() {
+    ((NODES == 1)) && return 0
+    netns_exists || return 1
+    ip -o -4 addr show dev "$VETH_HOST" up 2>/dev/null | grep -q " $CTLD_ADDR/24 " || return 1
+    ip -n "$NETNS" -o -4 addr show dev "$VETH_NODE" up 2>/dev/null | grep -q " ${NODE_ADDRS[1]}/24 " || return 1
+    ip -n "$NETNS" -o link show dev lo up 2>/dev/null | grep -q .
+}
+setup_network() {
+    local other
+    # Only addresses of our own: refuse a subnet that this machine already uses.
+    other=$(ip -o -4 addr show 2>/dev/null | awk -v dev="$VETH_HOST" -v net="$SUBNET." \
+        '$2 != dev && $2 !~ ("^" dev "@") && index($4, net) == 1 { print $2 " " $4 }')
+    [[ -z $other ]] || die "subnet $SUBNET.0/24 is already in use on this machine ($other); choose another with METICULOUS_SLURM_SUBNET"
+    netns_exists || ip netns add "$NETNS"
+    # A veth whose other end is not in the namespace (e.g. the namespace was
+    # deleted by hand) is replaced.
+    if ip link show dev "$VETH_HOST" >/dev/null 2>&1 &&
+        ! ip -n "$NETNS" link show dev "$VETH_NODE" >/dev/null 2>&1; then
+        ip link del "$VETH_HOST"
+    fi
+    if ! ip link show dev "$VETH_HOST" >/dev/null 2>&1; then
+        ip link add "$VETH_HOST" type veth peer name "$VETH_NODE" netns "$NETNS"
+    fi
+    ip addr replace "$CTLD_ADDR/24" dev "$VETH_HOST"
+    ip link set dev "$VETH_HOST" up
+    ip -n "$NETNS" link set dev lo up
+    ip -n "$NETNS" addr replace "${NODE_ADDRS[1]}/24" dev "$VETH_NODE"
+    ip -n "$NETNS" link set dev "$VETH_NODE" up
+}
+
+# root_shared : make the root mount a shared one (as systemd does), so that
+# each slurmd's mount namespace, a slave of this one, still receives what is
+# mounted here later (an sshfs, a scratch disk), while its /etc/hosts bind
+# mount never leaks back.  The former propagation is noted for teardown.sh.
+root_shared() {
+    local now
+    now=$(findmnt -n -o PROPAGATION /)
+    [[ $now == shared* ]] && return 0
+    [[ -s $ROOT_PROPAGATION_FILE ]] || echo "$now" >"$ROOT_PROPAGATION_FILE"
+    log "making the root mount shared (it was $now), so jobs see later mounts"
+    mount --make-shared /
+}
+
+# start_slurmd NAME : start that node's slurmd in a mount namespace of its own
+# (a slave of this one) where the cluster's hosts file is bind-mounted on
+# /etc/hosts.  The second node also gets the network namespace (through
+# nsenter: `ip netns exec` remounts /sys and hides the cgroup mounts, and
+# slurmd then fails with "No filesystem mounted on /sys/fs/cgroup") and a UTS
+# namespace of its own, with its own host name.
+start_slurmd() {
+    local name=$1
+    # sh -c ... NAME HOSTS_FILE SET_HOSTNAME
+    local inner='if [ "$3" = yes ]; then hostname "$1" || exit 1; fi
+mount --bind "$2" /etc/hosts || exit 1
+exec slurmd -N "$1"'
+    local cmd=(unshare --mount --propagation slave sh -c "$inner" slurmd-launch "$name" "$HOSTS_FILE" no)
+    if [[ $name != "$NODE" ]]; then
+        cmd=(nsenter "--net=/run/netns/$NETNS" unshare --uts --mount --propagation slave
+            sh -c "$inner" slurmd-launch "$name" "$HOSTS_FILE" yes)
+    fi
+    detach "$LOG_DIR/slurmd-$name.stdout" "${cmd[@]}"
+}
+# stop_all_slurmd : every slurmd this script ever started (the per-node pid
+# files and the former one-node layout's slurmd.pid).
+stop_all_slurmd() {
+    local f
+    for f in "$RUN_DIR"/slurmd.pid "$RUN_DIR"/slurmd-*.pid; do
+        [[ -e $f ]] && stop_pidfile "$f" slurmd
+    done
+    return 0
+}
 
 # Fast path: nothing changed and everything answers.
-if ((SLURM_CHANGED == 0 && DBD_CHANGED == 0 && MYSQL_CHANGED == 0)) &&
-    munge_ok && mysql_ok && slurmd_ok && ctld_ok && node_ready && sacct_ok && cluster_registered; then
-    log "cluster '$CLUSTER' already up: node $NODE is $(node_state), sacct answers"
+if ((SLURM_CHANGED == 0 && DBD_CHANGED == 0 && MYSQL_CHANGED == 0 && HOSTS_CHANGED == 0)) &&
+    munge_ok && mysql_ok && network_ok && all_slurmd_ok && ctld_ok && all_nodes_ready && sacct_ok && cluster_registered; then
+    log "cluster '$CLUSTER' already up: $(nodes_summary); sacct answers"
     exit 0
+fi
+
+# ---------------------------------------------------------------- network
+# First: every client (sacctmgr, scontrol, sacct) now reaches the daemons on
+# the veth address.
+if ((NODES == 2)); then
+    if network_ok; then
+        log "veth $VETH_HOST ($CTLD_ADDR) <-> $NETNS/$VETH_NODE (${NODE_ADDRS[1]}) already up"
+    else
+        log "creating network namespace $NETNS and veth $VETH_HOST ($CTLD_ADDR) <-> $VETH_NODE (${NODE_ADDRS[1]})"
+        setup_network
+        network_ok || die "the veth pair did not come up: $(ip -br addr show dev "$VETH_HOST" 2>&1)"
+    fi
 fi
 
 # ---------------------------------------------------------------- munge
@@ -359,6 +543,7 @@ if ((DBD_CHANGED)) && pid_alive "$RUN_DIR/slurmdbd.pid" slurmdbd; then
     log "slurmdbd.conf changed: restarting slurmdbd"
     stop_pidfile "$RUN_DIR/slurmdbd.pid" slurmdbd
 fi
+mark_applied "$DBD_CONF"
 if pid_alive "$RUN_DIR/slurmdbd.pid" slurmdbd && dbd_ok; then
     log "slurmdbd already running"
 else
@@ -382,11 +567,16 @@ fi
 
 # ---------------------------------------------------------------- slurmctld + slurmd
 if ((SLURM_CHANGED)); then
-    if pid_alive "$RUN_DIR/slurmd.pid" slurmd || pid_alive "$RUN_DIR/slurmctld.pid" slurmctld; then
-        log "slurm.conf changed: restarting slurmctld and slurmd"
-    fi
-    stop_pidfile "$RUN_DIR/slurmd.pid" slurmd
+    log "slurm.conf changed: restarting slurmctld and every slurmd"
+    stop_all_slurmd
     stop_pidfile "$RUN_DIR/slurmctld.pid" slurmctld
+    mark_applied "$SLURM_CONF"
+elif ((HOSTS_CHANGED)); then
+    log "the cluster's hosts file changed: restarting every slurmd"
+    stop_all_slurmd
+fi
+if ((NODES == 1)); then
+    remove_network # left by an earlier two-node run
 fi
 
 if pid_alive "$RUN_DIR/slurmctld.pid" slurmctld && ctld_ok; then
@@ -400,35 +590,45 @@ else
     log "slurmctld up"
 fi
 
-if slurmd_ok; then
-    log "slurmd already running"
-else
-    log "starting slurmd"
-    detach "$LOG_DIR/slurmd.stdout" slurmd -N "$NODE" ||
-        die "slurmd failed to start" "$LOG_DIR/slurmd.log" "$LOG_DIR/slurmd.stdout"
-    wait_until "slurmd" 30 slurmd_ok || die "slurmd is not running" "$LOG_DIR/slurmd.log" "$LOG_DIR/slurmd.stdout"
-    log "slurmd up"
-fi
-
-# ---------------------------------------------------------------- wait for the node
-log "waiting for node $NODE to be usable"
-resumed=0
-while ! node_ready; do
-    st=$(node_state)
-    # slurmd answers but the node is drained/down (e.g. left so by an earlier
-    # run): put it back in service once.
-    if ((resumed == 0)) && [[ -n $st && $st != *'*' && $st =~ (drain|down|fail) ]]; then
-        log "node $NODE is '$st': resuming it"
-        timeout 15 scontrol update nodename="$NODE" state=resume >/dev/null 2>&1 || true
-        resumed=1
+root_shared
+for name in "${NODE_NAMES[@]}"; do
+    if slurmd_ok "$name"; then
+        log "slurmd of node $name already running"
+        continue
     fi
+    # One in the wrong namespace or with a stale hosts file goes first.
+    stop_pidfile "$RUN_DIR/slurmd-$name.pid" slurmd
+    log "starting slurmd of node $name"
+    start_slurmd "$name" ||
+        die "slurmd of node $name failed to start" "$LOG_DIR/slurmd-$name.log" "$LOG_DIR/slurmd-$name.stdout"
+    wait_until "slurmd of node $name" 30 slurmd_ok "$name" ||
+        die "slurmd of node $name is not running" "$LOG_DIR/slurmd-$name.log" "$LOG_DIR/slurmd-$name.stdout"
+    log "slurmd of node $name up"
+done
+
+# ---------------------------------------------------------------- wait for the nodes
+log "waiting for node(s) ${NODE_NAMES[*]} to be usable"
+declare -A resumed=()
+while ! all_nodes_ready; do
+    for name in "${NODE_NAMES[@]}"; do
+        st=$(node_state "$name")
+        # slurmd answers but the node is drained/down (e.g. left so by an
+        # earlier run): put it back in service once.
+        if [[ -z ${resumed[$name]:-} && -n $st && $st != *'*' && $st =~ (drain|down|fail) ]]; then
+            log "node $name is '$st': resuming it"
+            timeout 15 scontrol update nodename="$name" state=resume >/dev/null 2>&1 || true
+            resumed[$name]=1
+        fi
+    done
     if ((SECONDS >= DEADLINE)); then
-        timeout 15 scontrol show node "$NODE" >&2 || true
-        die "node $NODE not usable after ${TIMEOUT}s (state: '${st:-unknown}')" "$LOG_DIR/slurmctld.log" "$LOG_DIR/slurmd.log"
+        timeout 15 scontrol show node >&2 || true
+        logs=("$LOG_DIR/slurmctld.log")
+        for name in "${NODE_NAMES[@]}"; do logs+=("$LOG_DIR/slurmd-$name.log"); done
+        die "nodes not usable after ${TIMEOUT}s: $(nodes_summary)" "${logs[@]}"
     fi
     sleep 1
 done
 
 wait_until "sacct" 60 sacct_ok || die "sacct does not answer" "$LOG_DIR/slurmdbd.log" "$LOG_DIR/slurmctld.log"
 
-log "cluster '$CLUSTER' up: node $NODE ($CPUS CPUs, ${REAL_MEMORY} MB) is $(node_state) in partition '$PARTITION'; sacct answers; logs in $LOG_DIR"
+log "cluster '$CLUSTER' up: $(nodes_summary) ($CPUS CPUs, ${REAL_MEMORY} MB each) in partition '$PARTITION'; sacct answers; logs in $LOG_DIR"

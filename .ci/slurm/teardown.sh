@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Stop the one-node SLURM cluster started by .ci/slurm/setup.sh:
-# slurmd, slurmctld, slurmdbd, MariaDB and munged, in that order.
+# Stop the SLURM cluster started by .ci/slurm/setup.sh and undo its network:
+# every slurmd, slurmctld, slurmdbd, MariaDB and munged, in that order; then
+# the job steps still running inside the second node's network namespace,
+# the veth pair and the namespace itself.  /etc/hosts was never touched (each
+# slurmd saw the cluster's hosts file in a mount namespace that ends with it).
 # Keeps the configuration, the slurmctld state (/tmp/slurm), the accounting
 # database and the logs (/tmp/slurm-logs), so setup.sh brings it all back.
 # Idempotent: stopping what is not running is fine.  Run as root.
@@ -11,18 +14,10 @@ if [[ $EUID -ne 0 ]]; then
     exit 1
 fi
 
-RUN_DIR=/tmp/slurm/run
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 log() { printf '[slurm-teardown] %s\n' "$*"; }
-
-# pid_of PIDFILE COMM : the pid in PIDFILE, if that process is alive and is COMM.
-pid_of() {
-    local pidfile=$1 comm=$2 pid
-    pid=$(tr -dc '0-9' 2>/dev/null <"$pidfile") || return 1
-    [[ -n $pid ]] || return 1
-    [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$comm" ]] || return 1
-    echo "$pid"
-}
 
 # stop NAME PIDFILE COMM : SIGTERM, wait up to 30 s, then SIGKILL.
 stop() {
@@ -41,7 +36,14 @@ stop() {
     kill -KILL "$pid" 2>/dev/null || true
 }
 
-stop slurmd "$RUN_DIR/slurmd.pid" slurmd
+# Every node's slurmd (per-node pid files; slurmd.pid is the former one-node
+# layout's).
+for pidfile in "$RUN_DIR"/slurmd.pid "$RUN_DIR"/slurmd-*.pid; do
+    [[ -e $pidfile ]] || continue
+    name=${pidfile##*/}
+    name=${name%.pid}
+    stop "${name/-/ of node }" "$pidfile" slurmd
+done
 stop slurmctld "$RUN_DIR/slurmctld.pid" slurmctld
 stop slurmdbd "$RUN_DIR/slurmdbd.pid" slurmdbd
 
@@ -53,5 +55,35 @@ fi
 stop MariaDB /run/mysqld/mysqld.pid mariadbd
 
 stop munged /run/munge/munged.pid munged
+
+# The second node: whatever still runs in its namespace is a job step of that
+# node (its slurmd is gone), so it ends with the node.
+if netns_exists; then
+    mapfile -t pids < <(ip netns pids "$NETNS" 2>/dev/null || true)
+    if ((${#pids[@]})); then
+        log "stopping ${#pids[@]} process(es) left in namespace $NETNS"
+        kill -TERM "${pids[@]}" 2>/dev/null || true
+        for ((i = 0; i < 10; i++)); do
+            [[ -z $(ip netns pids "$NETNS" 2>/dev/null) ]] && break
+            sleep 1
+        done
+        mapfile -t pids < <(ip netns pids "$NETNS" 2>/dev/null || true)
+        ((${#pids[@]} == 0)) || kill -KILL "${pids[@]}" 2>/dev/null || true
+    fi
+fi
+if netns_exists || ip link show dev "$VETH_HOST" >/dev/null 2>&1; then
+    log "removing veth $VETH_HOST and network namespace $NETNS"
+    remove_network
+fi
+
+if [[ -s $ROOT_PROPAGATION_FILE ]]; then
+    before=$(<"$ROOT_PROPAGATION_FILE")
+    log "putting the root mount's propagation back to $before"
+    case $before in
+    private) mount --make-private / ;;
+    slave*) mount --make-slave / ;;
+    esac
+    rm -f "$ROOT_PROPAGATION_FILE"
+fi
 
 log "done"

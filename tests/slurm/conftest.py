@@ -5,19 +5,22 @@ Every test builds its own throwaway git repository under ``tmp_path`` holding
 exactly as a user's would, and drives the ``meticulous-slurm`` command as a
 separate process, the way a researcher does.
 
-The tests that need a real SLURM cluster take the ``slurm_cluster`` fixture:
-without a reachable cluster they are skipped on a workstation, but in CI
-(``CI=true``) they fail, because there the cluster is part of the test setup
-(``.ci/slurm/setup.sh``) and its absence is a bug, not a reason to pass.
+The tests that need a real SLURM cluster take the ``slurm_cluster`` fixture,
+and those that need both of its nodes the ``two_nodes`` fixture. Without a
+reachable cluster they are skipped on a workstation, but in CI (``CI=true``)
+every one of them fails as soon as either node is missing, because there the
+two-node cluster is part of the test setup (``.ci/slurm/setup.sh``) and its
+absence is a bug, not a reason to pass.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
-from slurm_helpers import Project, cluster_problem
+from slurm_helpers import Project, cluster_nodes
 
 
 @pytest.fixture
@@ -26,16 +29,38 @@ def project(tmp_path: Path) -> Project:
     return Project(tmp_path / "project")
 
 
+SETUP_HINT = "Start the two-node cluster with 'bash .ci/slurm/setup.sh' (as root)."
+
+
 @pytest.fixture(scope="session")
-def slurm_cluster() -> None:
-    """Require the real cluster: fail in CI, skip elsewhere, when it is missing."""
-    problem = cluster_problem()
+def slurm_cluster() -> list[str]:
+    """The usable node names, sorted; fail in CI unless both nodes answer,
+    skip elsewhere when no node does."""
+    nodes, problem = cluster_nodes()
+    if problem is None and len(nodes) < 2:
+        problem = f"only one node ({nodes[0]}); the CI cluster has two"
     if problem is None:
-        return
-    message = (
-        f"no SLURM cluster reachable: {problem}. Start the one-node cluster with "
-        "'bash .ci/slurm/setup.sh' (as root)."
-    )
+        return nodes
     if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true requires the cluster tests to run, but {message}")
-    pytest.skip(message)
+        pytest.fail(
+            f"CI=true requires the cluster tests to run, but the SLURM cluster is "
+            f"not fully up: {problem}. {SETUP_HINT}"
+        )
+    if not nodes:
+        pytest.skip(f"no SLURM cluster reachable: {problem}. {SETUP_HINT}")
+    return nodes
+
+
+@pytest.fixture(scope="session")
+def two_nodes(slurm_cluster: list[str]) -> tuple[str, str]:
+    """(this host's node, the other node): the cluster's two nodes, with the
+    one this test process runs on first."""
+    if len(slurm_cluster) < 2:
+        pytest.skip(
+            f"needs two SLURM nodes, the cluster has {slurm_cluster}. {SETUP_HINT}"
+        )
+    here = socket.gethostname().split(".")[0]
+    if here not in slurm_cluster:
+        pytest.fail(f"this host ({here}) is not one of the nodes {slurm_cluster}")
+    there = next(node for node in slurm_cluster if node != here)
+    return here, there

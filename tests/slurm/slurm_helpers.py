@@ -158,32 +158,40 @@ def wait_for_status(folder: Path, words: tuple[str, ...], timeout: float = 120) 
 
 
 # ------------------------------------------------------------------ cluster
-def cluster_problem() -> str | None:
-    """Why the SLURM cluster cannot be used, or None when it can."""
+USABLE_NODE_STATES = ("idle", "mixed", "allocated", "completing")
+
+
+def cluster_nodes() -> tuple[list[str], str | None]:
+    """The usable nodes (sorted by name, as Slurm orders them), and why the
+    cluster is not fully up: None when every configured node is usable.
+
+    A node whose state ends in ``*`` (slurmd not responding), or that is
+    down, drained or invalid, counts as missing.
+    """
     for tool in ("sbatch", "sinfo", "squeue", "sacct", "scontrol", "srun"):
         if shutil.which(tool) is None:
-            return f"{tool} is not on PATH"
+            return [], f"{tool} is not on PATH"
     try:
         probe = subprocess.run(
-            ["sinfo", "-h", "-o", "%T"],
+            ["sinfo", "-h", "-N", "-o", "%N %T"],
             capture_output=True,
             text=True,
             timeout=30,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return "sinfo did not answer within 30 s (is slurmctld running?)"
+        return [], "sinfo did not answer within 30 s (is slurmctld running?)"
     if probe.returncode != 0:
-        return f"sinfo failed: {probe.stderr.strip()}"
-    states = probe.stdout.split()
-    usable = [
-        s
-        for s in states
-        if s.rstrip("*~#") in ("idle", "mixed", "allocated", "completing")
-    ]
-    if not usable:
-        return f"no usable node (sinfo reports {states or 'no partition'})"
-    return None
+        return [], f"sinfo failed: {probe.stderr.strip()}"
+    states = dict(line.split(None, 1) for line in probe.stdout.splitlines() if line)
+    usable = sorted(n for n, state in states.items() if state in USABLE_NODE_STATES)
+    missing = {n: state for n, state in states.items() if n not in usable}
+    if not states:
+        return [], "sinfo reports no node"
+    if missing:
+        said = ", ".join(f"{n} is {state}" for n, state in sorted(missing.items()))
+        return usable, f"not every node is usable ({said})"
+    return usable, None
 
 
 def squeue_state(job_id: str) -> str | None:
@@ -209,3 +217,35 @@ def sacct_states(array_job_id: str) -> dict[str, str]:
         job_id, _, state = line.partition("|")
         states[job_id] = state.split()[0] if state else ""
     return states
+
+
+UNFINISHED_SACCT_STATES = ("PENDING", "RUNNING", "REQUEUED", "COMPLETING", "SUSPENDED")
+
+
+def final_sacct_states(array_job_id: str, tasks: int) -> dict[str, str]:
+    """The tasks' states once sacct knows all of them as finished: it lags
+    behind for array tasks (a task can still say RUNNING a few seconds after
+    it ended, .ci/slurm/README.md)."""
+
+    def finished():
+        states = sacct_states(array_job_id)
+        done = len(states) == tasks and all(
+            state not in UNFINISHED_SACCT_STATES for state in states.values()
+        )
+        return states if done else None
+
+    return wait_for(finished, what=f"sacct to know the {tasks} tasks as finished")
+
+
+def release_requeued(job_id: str, *settings: str) -> None:
+    """Start a requeued job now rather than after its BeginTime (about 120 s
+    ahead), with any other ``scontrol update`` SETTINGS (``ExcNodeList=...``)."""
+    wait_for(lambda: squeue_state(job_id) == "PENDING", 60, "the job to be requeued")
+    # slurmd refuses to start a job again on a node in the same second as it
+    # revoked the job's credential ("Job credential revoked"): the job would
+    # fail at once.
+    time.sleep(1.1)
+    subprocess.run(
+        ["scontrol", "update", f"jobid={job_id}", *settings, "StartTime=now"],
+        check=True,
+    )

@@ -1,4 +1,4 @@
-"""Sweeps on a real SLURM cluster (the one-node cluster of .ci/slurm/setup.sh).
+"""Sweeps on a real SLURM cluster (the two-node cluster of .ci/slurm/setup.sh).
 
 Every test here takes the ``slurm_cluster`` fixture: without a cluster they
 are skipped on a workstation and fail in CI. The cluster has two CPUs, so the
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 from slurm_helpers import (
+    final_sacct_states,
     read_json,
     read_status,
+    release_requeued,
     run_cli,
-    sacct_states,
     squeue_state,
     sweep_record,
     wait_for,
@@ -64,10 +65,7 @@ def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(project):
     job_ids = [point["job-ids"] for point in record["points"]]
     assert job_ids == [[f"{array_job_id}_{index}"] for index in range(3)]
 
-    states = wait_for(
-        lambda: (s := sacct_states(array_job_id)) and len(s) == 3 and s,
-        what="sacct to know the 3 tasks",
-    )
+    states = final_sacct_states(array_job_id, 3)
     assert states == {f"{array_job_id}_{index}": "COMPLETED" for index in range(3)}
 
     for index, folder in enumerate(project.experiment_folders()):
@@ -107,10 +105,7 @@ def release_and_expect_resumed(project, job_id: str, folder) -> None:
     wait_for_status(folder, ("INTERRUPTED",), timeout=60)
     (project.markers / "lr-0.1.hold").unlink()
     # A requeued job waits ~150 s (BeginTime) unless released.
-    wait_for(lambda: squeue_state(job_id) == "PENDING", 60, "the job to be requeued")
-    subprocess.run(
-        ["scontrol", "update", f"jobid={job_id}", "StartTime=now"], check=True
-    )
+    release_requeued(job_id)
     wait_for_status(folder, ("SUCCESS", "ERROR"), timeout=180)
     assert read_status(folder)[0] == "SUCCESS"
     metadata = read_json(folder / "metadata.json")
@@ -196,9 +191,7 @@ def test_resume_resubmits_only_the_failed_points_into_their_folders(project):
     assert read_status(good)[0] == "SUCCESS"
     assert read_status(bad)[0] == "ERROR"
     first_array = sweep_record(project)["submissions"][0]["slurm-job-id"]
-    states = wait_for(
-        lambda: (s := sacct_states(first_array)) and len(s) == 2 and s, what="sacct"
-    )
+    states = final_sacct_states(first_array, 2)
     assert states == {f"{first_array}_0": "COMPLETED", f"{first_array}_1": "FAILED"}
     good_metadata = (good / "metadata.json").read_text()
 
