@@ -15,10 +15,10 @@ from .exceptions import (
     MismatchedArgsException,
     MismatchedCommitException,
     NotAGitRepositoryError,
+    RankJoinError,
     UnserialisableValueError,
 )
 from .experiment import Experiment
-from .rendezvous import RankJoinError
 from .reservation import reserve_experiment, reserve_experiments
 
 __version__ = "0.1.0"

@@ -78,3 +78,7 @@ class InvalidMetricsError(MeticulousError, TypeError):
 
 class ExperimentFinishedError(MeticulousError, RuntimeError):
     """``log``, ``summary`` or ``open`` after the experiment finished."""
+
+
+class RankJoinError(MeticulousError):
+    """A rank other than 0 could not find the experiment its rank 0 records."""
