@@ -15,12 +15,12 @@ from .exceptions import (
     MismatchedArgsException,
     MismatchedCommitException,
     NotAGitRepositoryError,
+    RankJoinError,
     StorageError,
     UnsafePathError,
     UnserialisableValueError,
 )
 from .experiment import Experiment
-from .rendezvous import RankJoinError
 from .reservation import reserve_experiment, reserve_experiments
 from .running import current
 

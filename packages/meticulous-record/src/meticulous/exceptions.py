@@ -99,3 +99,7 @@ class InvalidTagError(MeticulousError, ValueError):
 
 class TagsFileError(MeticulousError, OSError):
     """tags.json could not be updated safely (a symlink, not an object)."""
+
+
+class RankJoinError(MeticulousError):
+    """A rank other than 0 could not find the experiment its rank 0 records."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_json_atomic
-from .exceptions import MeticulousError
+from .exceptions import RankJoinError
 from .folders import read_json_object
 from .ids import META_FOLDER
 from .runinfo import hostname, now
@@ -28,10 +28,6 @@ HEARTBEAT_LIMIT_SECONDS = 60.0
 # A failure report is believed when written at most this long before the
 # rank began to wait: rank 0 may have failed (and exited) before it started.
 FAILURE_RECENCY_SECONDS = 60.0
-
-
-class RankJoinError(MeticulousError):
-    """A rank other than 0 could not find the experiment its rank 0 records."""
 
 
 def rendezvous_path(experiments: Path, launch: str) -> Path:

@@ -1,0 +1,2 @@
+def augment(batch):
+    return batch
