@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -957,6 +958,106 @@ def bench_scan(repos: dict[str, Path]) -> str:
     )
 
 
+# --- 8. the guards of issue 11 --------------------------------------------------
+
+# The recorder before the guards (safe paths, claim, content heartbeat, whole
+# metrics lines): the commit the work forked from, unless told otherwise.
+GUARDS_BASELINE = os.environ.get("METICULOUS_BENCH_BASELINE", "8c583b8")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def baseline_recorder(work: Path) -> Path:
+    """The recorder's source at ``GUARDS_BASELINE``, for ``PYTHONPATH``."""
+    target = work / "baseline"
+    target.mkdir()
+    archive = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(ROOT),
+            "archive",
+            GUARDS_BASELINE,
+            "packages/meticulous-record/src",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "packages" / "meticulous-record" / "src"
+
+
+def bench_guards(repo: Path, work: Path) -> str:
+    source = baseline_recorder(work)
+    envs = {
+        f"before (`{GUARDS_BASELINE}`)": child_env(PYTHONPATH=str(source)),
+        "with the guards": child_env(),
+    }
+    probe = [PYTHON, "-c", "import meticulous; print(meticulous.__file__)"]
+    for label, env in envs.items():
+        where = run_process(probe, cwd=repo, env=env).stdout.strip()
+        if (str(source) in where) != label.startswith("before"):
+            raise BenchError(f"{label}: imported the wrong recorder ({where})")
+    repeats, rows_count, log_repeats = pick(20, 4), pick(100_000, 5_000), pick(5, 1)
+    log(f"guards: {repeats} starts and {log_repeats}x{rows_count} rows per variant")
+    variants = {"unrecorded script": runner([PYTHON, "plain.py"], repo)}
+    for label, env in envs.items():
+        variants[label] = lambda env=env: run_process(
+            [PYTHON, "recorded.py"], cwd=repo, env=env
+        )
+    starts = compare_processes(variants, repeats)
+    loops: dict[str, Series] = {label: Series() for label in envs}
+    argv = [PYTHON, "log_meticulous.py", "--n", str(rows_count), "--metrics", "3"]
+    for _ in range(log_repeats):
+        for label, env in envs.items():
+            loops[label].values.append(run_json(argv, cwd=repo, env=env)[1]["loop"])
+    plain = starts["unrecorded script"].median
+    before, now = envs
+    overhead = {label: starts[label].median - plain for label in envs}
+    per_row = {label: loops[label].median / rows_count for label in envs}
+    start_change = overhead[now] / overhead[before] - 1
+    row_change = per_row[now] / per_row[before] - 1
+    rows = [
+        [
+            label,
+            fmt_time(starts[label].median),
+            fmt_time(overhead[label]),
+            f"{per_row[label] * 1e6:.2f} µs",
+        ]
+        for label in envs
+    ]
+    rows.append(
+        [
+            "change",
+            f"{starts[now].median / starts[before].median - 1:+.1%}",
+            f"{start_change:+.1%}",
+            f"{row_change:+.1%}",
+        ]
+    )
+    return "\n\n".join(
+        [
+            (
+                "### 8. The cost of issue 11's guards\n\n"
+                "The same scripts with the recorder as it was before the guards "
+                f"(`{GUARDS_BASELINE}`, put first on `PYTHONPATH`) and as installed: "
+                "files opened from the folder's descriptor without following links, "
+                "the claim file, heartbeats rewritten in place, short writes "
+                f"completed. Start: whole process of the trivial run, median of "
+                f"{repeats} round-robin, and its overhead over the unrecorded script; "
+                f"`log`: the in-process loop of {rows_count:,} rows of 3 metrics, "
+                f"median of {log_repeats}, per row."
+            ),
+            md_table(
+                ["recorder", "trivial run", "over unrecorded", "`log` per row"], rows
+            ),
+            (
+                f"Target: at most 5% worse. Start overhead {start_change:+.1%}: "
+                f"{verdict(start_change <= 0.05)}; `log` per row {row_change:+.1%}: "
+                f"{verdict(row_change <= 0.05)}."
+            ),
+        ]
+    )
+
+
 def bench_print_latency(repo: Path) -> str:
     lines = pick(100, 20)
     rows = []
@@ -1033,6 +1134,7 @@ def main() -> int:
         parts.append(guarded("printing", bench_print, repo, work))
         parts.append(guarded("logging", bench_log, repo))
         parts.append(guarded("concurrent starts", bench_concurrent, repo, work))
+        parts.append(guarded("guards", bench_guards, repo, work))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     intro = (

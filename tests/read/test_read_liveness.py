@@ -102,3 +102,25 @@ def test_a_folder_without_status_is_dead_once_old(tmp_path, age, word):
         assert "never started" in experiment.status_message
     else:
         assert "being created" in experiment.status_message
+
+
+def test_a_folder_killed_after_its_args_is_dead_once_old(tmp_path):
+    folder = tmp_path / "4"
+    folder.mkdir()
+    (folder / "args.json").write_text("{}")
+    (folder / "default_args.json").write_text("{}")
+    stamp = time.time() - 3600
+    os.utime(folder, (stamp, stamp))
+    experiment = read(tmp_path)[4]
+    assert experiment.status == "DEAD"
+    assert "never started" in experiment.status_message
+
+
+def test_a_folder_killed_after_its_metadata_is_judged_by_liveness(tmp_path):
+    folder = write_experiment(tmp_path, 5, status=None, host="elsewhere")
+    beat(folder, age=3600)
+    experiment = read(tmp_path)[5]
+    assert experiment.status == "DEAD"
+    assert "killed while starting" in experiment.status_message
+    beat(folder, age=0)
+    assert read(tmp_path)[5].status == "BROKEN"  # alive: it may still start

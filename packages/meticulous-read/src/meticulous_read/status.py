@@ -86,12 +86,13 @@ def process_death(
     )
 
 
-def never_started(folder: str, now: float) -> str | None:
-    """Why a folder without STATUS, metadata.json and args.json counts as a
-    start that failed, or None while it may still be being created (12.5)."""
+def never_started(folder: str, now: float) -> tuple[str, str] | None:
+    """(word, message) for a folder without STATUS and metadata.json: a start
+    cut off before them (spec 12.5), BROKEN while young, DEAD once older
+    than the staleness limit; None if it has either file."""
     if any(
         os.path.lexists(os.path.join(folder, name))
-        for name in ("STATUS", "metadata.json", "args.json")
+        for name in ("STATUS", "metadata.json")
     ):
         return None
     try:
@@ -99,11 +100,37 @@ def never_started(folder: str, now: float) -> str | None:
     except OSError:
         return None
     if now - made <= staleness_limit():
-        return None
-    return (
+        return BROKEN, (
+            "STATUS and metadata.json are missing (the experiment is being "
+            "created, or its start was cut off)"
+        )
+    return DEAD, (
         f"its run never started: the folder was last changed at "
-        f"{describe_moment(made)} and has no STATUS, metadata.json or args.json"
+        f"{describe_moment(made)} and has no STATUS or metadata.json"
     )
+
+
+def _failed_start(
+    snapshot: Snapshot, folder: str, now: float, this_host: str | None
+) -> tuple[str, str] | None:
+    """Why a folder without STATUS is a start that was cut off (spec 12.5):
+    nothing in it and old, or a recorder's metadata whose process is dead."""
+    metadata = snapshot["metadata"]
+    if metadata is None:
+        return never_started(folder, now)
+    if not isinstance(metadata, dict) or "timestamp" not in metadata:
+        return None  # a launcher's reservation being written
+    death = death_of(
+        folder,
+        metadata.get("host"),
+        metadata.get("pid"),
+        metadata.get("timestamp"),
+        now,
+        socket.gethostname() if this_host is None else this_host,
+    )
+    if death is None:
+        return None
+    return DEAD, f"STATUS is missing: its run was killed while starting ({death})"
 
 
 def running_inputs(snapshot: Snapshot) -> tuple | None:
@@ -136,10 +163,10 @@ def derive_status(
             f"{SUPPORTED_SPEC_VERSION}{said}"
         )
     problems = snapshot["problems"]
-    if problems and not word and snapshot["metadata"] is None:
-        failed = never_started(folder, now)
+    if problems and not word:
+        failed = _failed_start(snapshot, folder, now, this_host)
         if failed is not None:
-            return DEAD, failed
+            return failed
     if problems:
         said = f"; STATUS says {word}" if word else ""
         return BROKEN, "; ".join(problems) + said

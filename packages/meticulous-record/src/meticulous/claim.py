@@ -127,7 +127,10 @@ def _create(folder: Path, directory: int, header: str, interval: float) -> bool:
         try:
             os.link(temporary, CLAIM, src_dir_fd=directory, dst_dir_fd=directory)
         except FileExistsError:
-            return False
+            # NFS may answer a retransmitted link that succeeded with EEXIST:
+            # the temporary file then has two names, and the claim is ours.
+            links = os.stat(temporary, dir_fd=directory, follow_symlinks=False)
+            return links.st_nlink == 2
         except OSError as error:
             if error.errno not in _NO_LINKS:
                 raise

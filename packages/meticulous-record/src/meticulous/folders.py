@@ -274,11 +274,10 @@ class FolderHold:
 
 
 def never_started(folder: Path) -> bool:
-    """A folder whose start was cut off before anything was recorded: none of
-    STATUS, metadata.json, args.json (spec 12.5)."""
+    """A folder whose start was cut off before its metadata: neither STATUS
+    nor metadata.json (spec 12.5)."""
     return not any(
-        os.path.lexists(folder / name)
-        for name in ("STATUS", "metadata.json", "args.json")
+        os.path.lexists(folder / name) for name in ("STATUS", "metadata.json")
     )
 
 
