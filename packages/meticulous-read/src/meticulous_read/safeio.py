@@ -228,14 +228,12 @@ def nesting_depth(text: bytes | str) -> int:
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
     raw = np.frombuffer(data, dtype=np.uint8)
-    outside = (np.cumsum(raw == ord('"')) & 1) == 0
-    steps = (
-        (raw == ord("[")).astype(np.int32)
-        + (raw == ord("{"))
-        - (raw == ord("]"))
-        - (raw == ord("}"))
-    )
-    steps[~outside] = 0
+    quotes = np.flatnonzero(raw == ord('"'))
+    opening = (raw == ord("[")) | (raw == ord("{"))
+    brackets = np.flatnonzero(opening | (raw == ord("]")) | (raw == ord("}")))
+    # A bracket is structural when an even number of quotes comes before it.
+    outside = (np.searchsorted(quotes, brackets) & 1) == 0
+    steps = np.where(opening[brackets], 1, -1)[outside]
     return int(np.cumsum(steps).max(initial=0))
 
 
