@@ -188,8 +188,7 @@ def reserve_points(plan: Plan, record: SweepRecord, folder: Path) -> None:
     record.points = [
         PointRecord(index, point, plan.argv(index), experiment_id)
         for index, (point, experiment_id) in enumerate(zip(plan.points, experiment_ids))
-    ]
-    write_record(folder, record)
+    ]  # written by submit_points, before it submits
 
 
 def submit_points(
