@@ -76,6 +76,10 @@ def tests(session: nox.Session, suite: str) -> None:
         "no:cacheprovider",
         str(ROOT / "tests" / suite),
         *session.posargs,
+        # Tests start many Python processes that import pandas: without
+        # bytecode (a shell may set PYTHONDONTWRITEBYTECODE) each one compiles
+        # it again, seconds a process on 2 cores.
+        env={"PYTHONDONTWRITEBYTECODE": ""},
     )
 
 

@@ -6,7 +6,8 @@
 # Run as root. Idempotent: when both mounts answer it returns at once.
 #
 #   export:  $METICULOUS_SHAREDFS_ROOT/export   (default /tmp/meticulous-sharedfs)
-#   mounts:  $ROOT/short  (attr_timeout=1)   and   $ROOT/long  (attr_timeout=90)
+#   mounts:  $ROOT/short  (attr_timeout=1)   and   $ROOT/long  (attr_timeout=90);
+#            sshfs's own stat cache (dcache_timeout, 20 s by default) is set the same
 #
 # The suite finds them through the same defaults (tests/sharedfs/conftest.py).
 set -euo pipefail
@@ -79,7 +80,7 @@ mount_one() {  # mount_one MOUNTPOINT ATTR_TIMEOUT
     local tries
     for tries in 1 2 3 4 5 6 7 8 9 10; do
         if sshfs "root@127.0.0.1:$EXPORT" "$point" "${SSH_OPTS[@]}" \
-            -o "attr_timeout=$timeout,entry_timeout=$timeout,negative_timeout=$timeout" \
+            -o "attr_timeout=$timeout,entry_timeout=$timeout,negative_timeout=$timeout,dcache_timeout=$timeout" \
             -o allow_other 2>"$STATE/sshfs-$(basename "$point").log"; then
             return 0
         fi
