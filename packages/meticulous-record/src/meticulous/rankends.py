@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .folders import read_json_object
-from .rendezvous import pid_is_alive
+from .liveness import pid_is_alive
 from .runinfo import hostname
 from .status import RUNNING, SUCCESS, read_status
 

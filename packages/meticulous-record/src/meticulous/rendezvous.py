@@ -19,12 +19,12 @@ from .atomic import write_json_atomic
 from .exceptions import RankJoinError
 from .folders import read_json_object
 from .ids import META_FOLDER
+from .liveness import death_of, pid_is_alive, read_beat_file
 from .runinfo import hostname, now
 from .status import RUNNING, read_status
 
 ENV_RANK_TIMEOUT = "METICULOUS_RANK_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 300.0
-HEARTBEAT_LIMIT_SECONDS = 60.0
 # A failure report is believed when written at most this long before the
 # rank began to wait: rank 0 may have failed (and exited) before it started.
 FAILURE_RECENCY_SECONDS = 60.0
@@ -147,25 +147,7 @@ def _main_rank_alive(document: dict[str, Any], experiments: Path) -> bool:
     experiment_id = document.get("experiment-id")
     if not isinstance(experiment_id, str):
         return True  # an error report from another host: believe it
-    try:
-        beat = (experiments / experiment_id / "heartbeat").stat().st_mtime
-    except OSError:
+    heartbeat = str(experiments / experiment_id / "heartbeat")
+    if read_beat_file(heartbeat) is None:
         return False
-    return time.time() - beat < HEARTBEAT_LIMIT_SECONDS
-
-
-def pid_is_alive(pid: int) -> bool:
-    """True while ``pid`` exists on this host (a zombie counts as gone)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
+    return death_of(heartbeat, host, pid, None, time.time(), hostname()) is None

@@ -8,12 +8,10 @@ the folder belongs to the recorder.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 TERMINAL_WORDS = ("SUCCESS", "ERROR", "INTERRUPTED", "CANCELLED")
-HEARTBEAT_LIMIT_S = 60  # SPEC §2.7: the reader's limit for a stale heartbeat
 
 
 def read_status(folder: Path) -> tuple[str, str]:
@@ -44,14 +42,13 @@ def was_claimed(folder: Path) -> bool:
 def death_of_run(folder: Path) -> str | None:
     """None while a RUNNING run looks alive, else why it is dead.
 
-    The one place this package decides that a run died without a word. It
-    must say what ``meticulous`` (the reader) says, or ``meticulous-slurm
-    status`` and ``meticulous`` disagree about the same folder: the pid on
-    its own host, else the heartbeat's age, else (no heartbeat file) the
-    start time, each against the 60 s limit of SPEC §2.7. The recorder's
-    public ``meticulous.liveness`` module replaces this body once it lands.
+    The recorder's rule (``meticulous.liveness``, spec 12.3), so that
+    ``meticulous-slurm status`` and ``meticulous`` never disagree about a
+    folder: the pid on its own host, else the heartbeat's content, else (no
+    heartbeat file) the start time.
     """
-    import socket
+    from meticulous.liveness import death_of
+    from meticulous.runinfo import hostname
 
     try:
         metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
@@ -59,23 +56,14 @@ def death_of_run(folder: Path) -> str | None:
         metadata = {}
     if not isinstance(metadata, dict):
         metadata = {}
-    host, pid = metadata.get("host"), metadata.get("pid")
-    mine = host == socket.gethostname() and type(pid) is int and pid > 0
-    if mine and not pid_is_alive(pid):
-        return f"process {pid} on {host} is gone"
-    now = time.time()
-    try:
-        beat = (folder / "heartbeat").stat().st_mtime
-    except OSError:
-        beat = None
-    if beat is not None:
-        if now - beat > HEARTBEAT_LIMIT_S:
-            return f"no heartbeat for more than {HEARTBEAT_LIMIT_S} s"
-        return None
-    started = _timestamp(metadata.get("timestamp"))
-    if started is not None and now - started > HEARTBEAT_LIMIT_S:
-        return "no heartbeat file"
-    return None
+    return death_of(
+        str(folder / "heartbeat"),
+        metadata.get("host"),
+        metadata.get("pid"),
+        _timestamp(metadata.get("timestamp")),
+        time.time(),
+        hostname(),
+    )
 
 
 def _timestamp(text: object) -> float | None:
@@ -90,20 +78,3 @@ def _timestamp(text: object) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.UTC)
     return moment.timestamp()
-
-
-def pid_is_alive(pid: int) -> bool:
-    """Whether a process with this pid runs on this host (a zombie does not)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) is not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True
