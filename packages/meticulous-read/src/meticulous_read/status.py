@@ -115,6 +115,8 @@ def _failed_start(
 ) -> tuple[str, str] | None:
     """Why a folder without STATUS is a start that was cut off (spec 12.5):
     nothing in it and old, or a recorder's metadata whose process is dead."""
+    if not _absent(os.path.join(folder, "STATUS")):
+        return None  # there but unreadable (a FIFO, a link, no access): BROKEN
     metadata = snapshot["metadata"]
     if metadata is None:
         return never_started(folder, now)
@@ -131,6 +133,17 @@ def _failed_start(
     if death is None:
         return None
     return DEAD, f"STATUS is missing: its run was killed while starting ({death})"
+
+
+def _absent(path: str) -> bool:
+    """Known not to exist; a file that cannot even be looked up is not."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def running_inputs(snapshot: Snapshot) -> tuple | None:

@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .folders import pid_is_alive, read_status
+from meticulous.liveness import pid_is_alive
+
+from .folders import read_status
 from .record import SweepRecord, read_record
 from .slurmparams import local_parameters
 
