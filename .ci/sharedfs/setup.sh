@@ -40,6 +40,18 @@ if ! command -v sshfs >/dev/null || ! [[ -x /usr/sbin/sshd ]]; then
     apt-get install -y -qq --no-install-recommends openssh-server openssh-client sshfs fuse3 >/dev/null
 fi
 
+# A mount whose sshfs process died (a killed session, a restarted machine)
+# stays in /proc/mounts and answers every call with ENOTCONN, even mkdir -p:
+# detach such mounts before anything touches their paths.
+unmount_stale() {  # unmount_stale MOUNTPOINT
+    if mounted "$1" && ! ls "$1" >/dev/null 2>&1; then
+        log "detaching stale mount $1"
+        fusermount3 -u -z "$1" 2>/dev/null || umount -l "$1"
+    fi
+}
+unmount_stale "$SHORT"
+unmount_stale "$LONG"
+
 mkdir -p "$EXPORT" "$STATE" "$SHORT" "$LONG" /run/sshd
 chmod 700 "$STATE"
 [[ -f $STATE/host_key ]] || ssh-keygen -q -t ed25519 -N '' -f "$STATE/host_key"
