@@ -212,13 +212,38 @@ def flush_python_streams() -> None:
 def flush_c_streams() -> None:
     """``fflush(NULL)``: C extensions' ``printf`` output is buffered in libc
     when stdout is a pipe; without this it would reach the terminal after the
-    capture ended and be missing from the files."""
+    capture ended and be missing from the files. Skipped when no C code but
+    the interpreter's and the standard library's has been loaded: nothing
+    else can have used libc's buffers, and ``ctypes`` costs 2-3 ms to import.
+    """
+    if not _foreign_c_code_loaded():
+        return
     try:
         import ctypes
 
         ctypes.CDLL(None).fflush(None)
     except (ImportError, OSError, AttributeError, TypeError):
         pass
+
+
+# Standard modules that do write through libc's stdio buffers.
+_STDIO_MODULES = ("ctypes", "readline", "_curses")
+
+
+def _foreign_c_code_loaded() -> bool:
+    """An extension module from outside the standard library, or ctypes."""
+    if any(name in sys.modules for name in _STDIO_MODULES):
+        return True
+    standard = os.path.dirname(os.__file__)  # lib/pythonX.Y
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if (
+            isinstance(path, str)
+            and not path.endswith((".py", ".pyc"))
+            and not path.startswith(standard)
+        ):
+            return True  # an extension module (.so, .pyd) of a package
+    return False
 
 
 def writes_to_descriptor(stream: Any, fd: int) -> bool:
