@@ -303,7 +303,9 @@ class Experiment:
         defaults_document = _recordable(self.default_args, "default_args")
         require_tee()
         self._sources = SourceScan.start(project, [experiments])
-        repo = read_repo_state(project)
+        repo = read_repo_state(
+            project, self._sources.toplevel if self._sources else None
+        )
         untracked = self._sources.untracked() if self._sources else []
         self._untracked_at_start = untracked
         if not allow_dirty:
