@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -154,7 +155,14 @@ class SweepRecord:
 
 
 def _fields(instance: Any) -> dict[str, Any]:
-    return {f.name: getattr(instance, f.name) for f in dataclasses.fields(instance)}
+    return {name: getattr(instance, name) for name in _field_names(type(instance))}
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    """Once per class: ``dataclasses.fields`` per point was a third of
+    writing a 1,000-point record."""
+    return tuple(f.name for f in dataclasses.fields(kind))
 
 
 def _dashed(data: dict[str, Any]) -> dict[str, Any]:
@@ -178,7 +186,7 @@ def _underscored(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(kind)}
+    names = _field_names(kind)
     return {key: value for key, value in data.items() if key in names}
 
 
@@ -238,8 +246,25 @@ def create_sweep_folder(
 def write_record(folder: Path, record: SweepRecord) -> None:
     """Atomically; the record holds JSON types only, so the stdlib encoder
     (no readable-form conversion as the recorder's values need) is enough."""
-    text = json.dumps(record.to_json(), indent=1, ensure_ascii=False) + "\n"
-    write_text_atomic(folder / RECORD_FILE, text)
+    write_text_atomic(folder / RECORD_FILE, record_text(record))
+
+
+def record_text(record: SweepRecord) -> str:
+    """One key a line, and one line per point and per submission.
+
+    The C encoder writes only compact JSON; with an indent the stdlib
+    encodes in pure Python, and a 1,000-point record (written twice per
+    submission) took 35 ms instead of 3.
+    """
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    lines = []
+    for key, value in record.to_json().items():
+        if key in ("points", "submissions") and value:
+            items = ",\n  ".join(encode(item) for item in value)
+            lines.append(f"{encode(key)}: [\n  {items}\n ]")
+        else:
+            lines.append(f"{encode(key)}: {encode(value)}")
+    return "{\n " + ",\n ".join(lines) + "\n}\n"
 
 
 def read_record(folder: Path) -> SweepRecord:
