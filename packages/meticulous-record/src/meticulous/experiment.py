@@ -35,7 +35,15 @@ from .status import ERROR, RUNNING, SUCCESS, write_status
 if TYPE_CHECKING:
     import argparse
     from types import TracebackType
-    from typing import Self
+
+    from typing_extensions import Self  # typing.Self is 3.11+
+
+    from .environment import GpuQuery
+    from .folders import FolderHold
+    from .gitstate import RepoState
+    from .metrics import MetricsLog
+    from .reservation import Reservation
+    from .sources import SourceScan
 
 
 class _AddSaver:
@@ -101,7 +109,7 @@ class Experiment:
         name: str | None = None,
         _parent: Experiment | None = None,
     ) -> None:
-        settings = {
+        settings: dict[str, Any] = {
             "project_directory": project_directory,
             "experiments_directory": experiments_directory,
             "experiment_id": experiment_id,
@@ -124,15 +132,15 @@ class Experiment:
         self._folder: Path | None = None
         self._record: Path | None = None  # where this process's own files go
         self._owner_pid = os.getpid()
-        self._sources: Any = None  # the imported-sources scan (spec 11)
+        self._sources: SourceScan | None = None  # the imported-sources scan (spec 11)
         self._untracked_at_start: list[str] = []
-        self._gpus: Any = None
+        self._gpus: GpuQuery | None = None
         self._rank = PLAIN
         self._finished = False
         self._running = False
         self._summary: dict[str, Any] | None = None
-        self._metrics: Any = None
-        self._lock: Any = None
+        self._metrics: MetricsLog | None = None
+        self._lock: FolderHold | None = None
         self._stoppers: list[Any] = []  # what started, stopped in reverse order
         if self.norecord:
             self.curexpdir = "."
@@ -288,7 +296,7 @@ class Experiment:
         description: str,
         resume: bool,
         allow_dirty: bool,
-        reservation: Any,
+        reservation: Reservation | None,
     ) -> None:
         from .capture import require_tee
         from .gitstate import dirty_details, read_repo_state, require_clean
@@ -344,9 +352,9 @@ class Experiment:
         args_document: dict[str, Any],
         defaults_document: dict[str, Any],
         description: str,
-        repo: Any,
+        repo: RepoState,
         dirty: tuple[bytes, str] | None,
-        reservation: Any,
+        reservation: Reservation | None,
     ) -> dict[str, Any]:
         folder = self._folder
         assert folder is not None
@@ -412,7 +420,8 @@ class Experiment:
                 self._sources = self._sources.later([self._folder.parent])
                 self._record_sources(self._sources.untracked())
             self._metadata["packages"] = imported_packages()
-            self._metadata["gpus"] = self._gpus.names()
+            if self._gpus is not None:
+                self._metadata["gpus"] = self._gpus.names()
         except Exception:  # noqa: BLE001, S110 - the run's end matters more
             pass
 
@@ -459,6 +468,7 @@ class Experiment:
         self._finished = True
         self._stop_parts()
         if self._running:  # only replace our own RUNNING, never a recorded end
+            assert self._record is not None  # RUNNING was written there
             try:
                 write_status(
                     self._record, ERROR, f"meticulous could not start: {error!r}"
@@ -630,7 +640,7 @@ class Experiment:
             return
         from .lifecycle import outcome_of_exception, traceback_text
 
-        outcome = outcome_of_exception(kind, value, tb)  # type: ignore[arg-type]
+        outcome = outcome_of_exception(kind, value, tb)
         # The traceback reaches the terminal only after the block, when the
         # capture has ended: the stderr file gets its copy here.
         self._end(*outcome, stderr_text=traceback_text(kind, value, tb))

@@ -62,7 +62,7 @@ class MetricsLog:
             from .forks import exclusive_lock
 
             with exclusive_lock(self.path):
-                self._steps.catch_up(self._fd)
+                self._steps.catch_up(self._descriptor())
                 self._steps.offset += self._write_row(metrics, step)
             return
         self._write_row(metrics, step)
@@ -87,7 +87,7 @@ class MetricsLog:
             line = self._slow_line(metrics, step, row)  # images, NaN, odd keys, a cycle
         data = (line + "\n").encode("utf-8")
         try:
-            written = os.write(self._fd, data)
+            written = os.write(self._descriptor(), data)
         except OSError as error:
             raise _refused(self.path, step, error) from None
         if written != len(data):
@@ -116,13 +116,14 @@ class MetricsLog:
         With ``O_APPEND`` the offset after a write is the end of what it
         wrote, so the line began ``written`` bytes before it.
         """
-        start = os.lseek(self._fd, 0, os.SEEK_CUR) - written
+        fd = self._descriptor()
+        start = os.lseek(fd, 0, os.SEEK_CUR) - written
         try:
             while written < len(data):
-                written += os.write(self._fd, data[written:])
+                written += os.write(fd, data[written:])
         except OSError as error:
             try:
-                os.ftruncate(self._fd, start)
+                os.ftruncate(fd, start)
             except OSError:
                 pass  # the unterminated last line is then ignored by readers
             raise _refused(self.path, step, error) from None
@@ -141,6 +142,11 @@ class MetricsLog:
                 )
         if len(self._known_names) < _MAX_KNOWN_NAMES:
             self._known_names.update(metrics)
+
+    def _descriptor(self) -> int:
+        """metrics.jsonl's descriptor, which ``append`` opened first."""
+        assert self._fd is not None
+        return self._fd
 
     def _open(self) -> None:
         self._fd = open_file(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)

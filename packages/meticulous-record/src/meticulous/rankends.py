@@ -42,8 +42,12 @@ def rank_state(folder: Path, rank: int, this_host: str) -> dict[str, Any]:
     status = read_status(own)
     host, pid = metadata.get("host"), metadata.get("pid")
     word, message = (None, "") if status is None else status
-    mine = host == this_host and type(pid) is int
-    if word == RUNNING and mine and not pid_is_alive(pid):
+    if (
+        word == RUNNING
+        and host == this_host
+        and type(pid) is int
+        and not pid_is_alive(pid)
+    ):
         word = DEAD
     return {"rank": rank, "host": host, "pid": pid, "status": word, "message": message}
 
