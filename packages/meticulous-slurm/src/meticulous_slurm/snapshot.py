@@ -37,19 +37,18 @@ class RepoState:
         return bool(self.changed)
 
 
-def _git(directory: Path, *args: str, binary: bool = False) -> str | bytes:
+def _git(directory: Path, *args: str) -> str:
+    """git's output as text (names, shas)."""
+    return _git_bytes(directory, *args).decode(errors="surrogateescape")
+
+
+def _git_bytes(directory: Path, *args: str) -> bytes:
+    """git's output as git wrote it (a binary patch is not text)."""
     completed = subprocess.run(
-        ["git", "-C", str(directory), *args],
-        capture_output=True,
-        text=not binary,
-        check=False,
+        ["git", "-C", str(directory), *args], capture_output=True, check=False
     )
     if completed.returncode != 0:
-        stderr = (
-            completed.stderr
-            if not binary
-            else completed.stderr.decode(errors="replace")
-        )
+        stderr = completed.stderr.decode(errors="replace")
         raise SweepError(
             f"git {' '.join(args)} failed in {directory}: {stderr.strip()}"
         )
@@ -146,7 +145,7 @@ def make_snapshot(state: RepoState, destination: Path, *, allow_dirty: bool) -> 
 
 def _apply_uncommitted(state: RepoState, destination: Path) -> None:
     if state.changed:
-        patch = _git(state.root, "diff", "--binary", "HEAD", binary=True)
+        patch = _git_bytes(state.root, "diff", "--binary", "HEAD")
         applied = subprocess.run(
             ["git", "-C", str(destination), "apply", "--binary", "--whitespace=nowarn"],
             input=patch,
