@@ -72,7 +72,7 @@ def _encode(
     if snapshot is None:
         return list(key)
     read = read or {}
-    texts = {}
+    texts: dict[str, str | None] = {}
     for field, value in snapshot.items():
         if field in ("word", "message", "problems"):
             continue
@@ -172,15 +172,16 @@ def load(directory: str) -> dict[str, list]:
 
 def save(directory: str, entries: Entries, texts: dict | None = None) -> bool:
     """Store the entries in the first place that takes them; False if none did."""
+    encoded: dict[str, list] = {}
     payload = {
         "format": CACHE_FORMAT,
         "version": CACHE_VERSION,
         "directory": os.path.abspath(directory),
-        "entries": {},
+        "entries": encoded,
     }
     for name, (key, snapshot) in entries.items():
         entry = _encode(key, snapshot, (texts or {}).get(name))
         if entry is not None:
-            payload["entries"][name] = entry
+            encoded[name] = entry
     data = json.dumps(payload, separators=(",", ":")).encode("ascii")
     return cachedir.write_first(directory, FILE_NAME, data)

@@ -38,9 +38,12 @@ from .errors import OutputError, UsageError
 from .ids import is_integer_id
 from .sanitize import EscapingStream, escape
 from .scan import check_directory, list_folders, locate
+from .spec import MARKER_FILES
 from .warn import MeticulousReadWarning
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .experiment import ExperimentReader
 
 DEFAULT_DIRECTORY = "experiments"
@@ -216,10 +219,7 @@ def dir_and_many_ids(targets: list[str], command: str) -> tuple[str, list[str]]:
 
 def _experiment_folder_hint(path: str) -> str | None:
     """What to type when ``path`` is one experiment's folder, not a directory of them."""
-    if not any(
-        os.path.isfile(os.path.join(path, name))
-        for name in ("STATUS", "metadata.json", "args.json")
-    ):
+    if not any(os.path.isfile(os.path.join(path, name)) for name in MARKER_FILES):
         return None
     absolute = os.path.abspath(path)
     parent = os.path.dirname(absolute.rstrip(os.sep)) or os.sep
@@ -246,9 +246,8 @@ def _reader(directory: str, experiment_id: str) -> ExperimentReader:
     from .experiment import ExperimentReader
 
     reader = ExperimentReader(folder, experiment_id=experiment_id)
-    markers = ("STATUS", "metadata.json", "args.json")
     if not is_integer_id(os.path.basename(folder)) and not any(
-        os.path.lexists(os.path.join(folder, name)) for name in markers
+        os.path.lexists(os.path.join(folder, name)) for name in MARKER_FILES
     ):
         raise UsageError(
             f"{folder!r} is not an experiment (no STATUS, metadata.json or args.json)"
@@ -292,7 +291,7 @@ def diff_command(argv: Sequence[str]) -> int:
     return 0
 
 
-def table_of(directory: str, ids: list[str]):  # -> pd.DataFrame
+def table_of(directory: str, ids: list[str]) -> pd.DataFrame:
     """The listing's DataFrame of the named experiments, each once."""
     from .table import build_table
 
@@ -504,7 +503,7 @@ def plot_command(argv: Sequence[str]) -> int:
     return 0
 
 
-def _selected_frame(directory: str, options: argparse.Namespace):  # -> pd.DataFrame
+def _selected_frame(directory: str, options: argparse.Namespace) -> pd.DataFrame:
     """The listing's selection: --filter, then --ids."""
     from .experiments import Experiments
     from .query import FilterError, apply_filter

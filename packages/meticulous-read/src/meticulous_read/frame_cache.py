@@ -58,7 +58,7 @@ def _encode_column(series: pd.Series) -> tuple[dict, list[bytes]] | None:
             values.astype("<i8").tobytes()
         ]
     if dtype.kind == "m":
-        unit = np.datetime_data(dtype)[0]
+        unit = np.datetime_data(dtype)[0]  # type: ignore[arg-type] # kind "m": numpy
         if unit not in _UNITS:
             return None
         values = series.to_numpy().view("i8")
@@ -74,7 +74,8 @@ def _encode_column(series: pd.Series) -> tuple[dict, list[bytes]] | None:
         return {"kind": str(dtype)}, [
             series.to_numpy().astype(_FIXED[str(dtype)]).tobytes()
         ]
-    values = series.to_numpy(dtype=object, na_value=None).tolist()
+    # pandas-stubs reject na_value=None, which pandas takes (missing -> None)
+    values = series.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]
     try:
         text = json.dumps(values, separators=(",", ":"))
     except (TypeError, ValueError):
@@ -128,12 +129,13 @@ def _decode_column(entry: dict, data: memoryview, base: int, rows: int) -> Any:
         "Int64",
         "boolean",
     ):
-        dtype = {
-            "datetime": _FIXED["int64"],
-            "timedelta": _FIXED["int64"],
-            "Int64": _FIXED["int64"],
-            "boolean": _FIXED["bool"],
-        }.get(kind, _FIXED.get(kind))
+        stored_as = {
+            "datetime": "int64",
+            "timedelta": "int64",
+            "Int64": "int64",
+            "boolean": "bool",
+        }
+        dtype = _FIXED[stored_as.get(kind, kind)]
         expected = [rows * dtype.itemsize] + ([rows] if len(pieces) == 2 else [])
         if [len(piece) for piece in pieces] != expected or (
             len(pieces) != (2 if kind in ("Int64", "boolean") else 1)

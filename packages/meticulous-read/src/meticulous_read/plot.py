@@ -394,7 +394,13 @@ def plot_experiments(
             )
         frame = frame.loc[wanted]
     runs = collect(experiments.directory, frame, metrics, by)
-    options = {"by": by, "facet": facet, "x": x, "smooth": smooth, "log": log}
+    options: dict[str, Any] = {
+        "by": by,
+        "facet": facet,
+        "x": x,
+        "smooth": smooth,
+        "log": log,
+    }
     if ax is not None:
         grid = draw(None, runs, metrics, axes=ax, **options)
     else:

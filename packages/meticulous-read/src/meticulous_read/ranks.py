@@ -13,6 +13,8 @@ import json
 import os
 import stat
 
+from .spec import METADATA_FILE, STATUS_FILE
+
 RANKS_FOLDER = "ranks"
 MAX_FILE_BYTES = 1 << 20
 
@@ -47,9 +49,9 @@ def rank_numbers(folder: str) -> list[int]:
 def rank_state(folder: str, rank: int) -> tuple[str, dict]:
     """(status word, metadata) of one rank; ``""`` and ``{}`` when unreadable."""
     own = os.path.join(folder, RANKS_FOLDER, str(rank))
-    text = _read_small(os.path.join(own, "STATUS")) or ""
+    text = _read_small(os.path.join(own, STATUS_FILE)) or ""
     try:
-        metadata = json.loads(_read_small(os.path.join(own, "metadata.json")) or "{}")
+        metadata = json.loads(_read_small(os.path.join(own, METADATA_FILE)) or "{}")
     except (ValueError, RecursionError):
         metadata = {}
     return text.partition("\n")[0].strip(), metadata if isinstance(
