@@ -18,6 +18,7 @@ SUCCESS = "SUCCESS"
 ERROR = "ERROR"
 INTERRUPTED = "INTERRUPTED"
 CANCELLED = "CANCELLED"
+TERMINAL_WORDS = (SUCCESS, ERROR, INTERRUPTED, CANCELLED)  # the run has ended
 
 
 def write_status(folder: str | os.PathLike[str], word: str, message: str = "") -> None:

@@ -34,10 +34,11 @@ def _check_keys(values: Mapping[str, Any]) -> None:
             or not key
             or len(key) > MAX_KEY
             or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in key)
+            or any(0xD800 <= ord(c) <= 0xDFFF for c in key)  # not UTF-8
         ):
             raise InvalidTagError(
                 f"tag names are non-empty strings of at most {MAX_KEY} characters"
-                f" without control characters, not {key!r}"
+                f" without control characters or lone surrogates, not {key!r}"
             )
 
 
