@@ -23,8 +23,10 @@ from .errors import SweepError
 
 
 @dataclass(frozen=True)
-class RepoState:
-    """What the sweep is submitted from."""
+class SweepSource:
+    """What the sweep is submitted from: the work tree and its changes, which
+    the snapshot copies (the recorder's ``gitstate.RepoState`` is what one
+    run records of its repository)."""
 
     root: Path  # top of the work tree
     project_relative: Path  # the project directory inside it
@@ -55,7 +57,9 @@ def _git_bytes(directory: Path, *args: str) -> bytes:
     return completed.stdout
 
 
-def inspect_repo(project_directory: Path, *, exclude: Path | None = None) -> RepoState:
+def inspect_repo(
+    project_directory: Path, *, exclude: Path | None = None
+) -> SweepSource:
     """Read the state of the repo holding ``project_directory``.
 
     ``exclude`` (the experiments directory) is left out of the untracked
@@ -95,7 +99,7 @@ def inspect_repo(project_directory: Path, *, exclude: Path | None = None) -> Rep
         for name in untracked.split("\0")
         if name and not (excluded and _is_inside(root / name, excluded))
     ]
-    return RepoState(
+    return SweepSource(
         root=root,
         project_relative=project_directory.resolve().relative_to(root),
         sha=head.stdout.strip(),
@@ -104,7 +108,7 @@ def inspect_repo(project_directory: Path, *, exclude: Path | None = None) -> Rep
     )
 
 
-def refuse_if_dirty(state: RepoState, allow_dirty: bool) -> None:
+def refuse_if_dirty(state: SweepSource, allow_dirty: bool) -> None:
     """The same rule as the recorder: tracked changes need ``allow_dirty``."""
     if state.dirty and not allow_dirty:
         listed = "\n  ".join(state.changed)
@@ -114,7 +118,7 @@ def refuse_if_dirty(state: RepoState, allow_dirty: bool) -> None:
         )
 
 
-def make_snapshot(state: RepoState, destination: Path, *, allow_dirty: bool) -> Path:
+def make_snapshot(state: SweepSource, destination: Path, *, allow_dirty: bool) -> Path:
     """Check out ``state.sha`` into ``destination``; return the project directory in it."""
     subprocess.run(
         [
@@ -143,7 +147,7 @@ def make_snapshot(state: RepoState, destination: Path, *, allow_dirty: bool) -> 
     return destination / state.project_relative
 
 
-def _apply_uncommitted(state: RepoState, destination: Path) -> None:
+def _apply_uncommitted(state: SweepSource, destination: Path) -> None:
     if state.changed:
         patch = _git_bytes(state.root, "diff", "--binary", "HEAD")
         applied = subprocess.run(
