@@ -21,6 +21,7 @@ from time import time as _now
 from typing import Any
 
 from .exceptions import InvalidMetricsError, StorageError
+from .filenames import METADATA_FILE, METRICS_FILE
 from .jsonable import line_encoder, readable
 from .safepaths import open_file, read_file
 
@@ -36,7 +37,7 @@ Chunks = Callable[[Any, int], Iterable[str]]
 class MetricsLog:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.path = folder / "metrics.jsonl"
+        self.path = folder / METRICS_FILE
         self._fd: int | None = None
         self._steps = MetricSteps()
         self.forked = False  # set once this process or its parent forked (spec 2.5)
@@ -295,7 +296,7 @@ def _attempt_of(folder: Path) -> int:
     """Spec §16: run n of a folder is attempt 1 + len(resumes); rows of a
     resumed attempt say so, so its restarted steps are not joined to the last."""
     try:
-        resumes = json.loads(read_file(folder / "metadata.json")).get("resumes")
+        resumes = json.loads(read_file(folder / METADATA_FILE)).get("resumes")
     except (OSError, ValueError, AttributeError):
         return 1
     return 1 + len(resumes) if isinstance(resumes, list) else 1

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import InvalidSummaryError, InvalidTagError, TagsFileError
+from .filenames import TAGS_FILE
 from .jsonable import dumps_document, readable
 
-FILE_NAME = "tags.json"
+FILE_NAME = TAGS_FILE
 LOCK_NAME = ".tags.lock"
 MAX_KEY = 200
 MAX_BYTES = 16 * 1024 * 1024
