@@ -7,48 +7,29 @@ other suites' conftest modules when several suites run in one pytest."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-SPEC = Path(__file__).parents[2] / "spec"
-GIT_IDENTITY = [
-    "-c",
-    "user.name=t",
-    "-c",
-    "user.email=t@e",
-    "-c",
-    "commit.gpgsign=false",
+from helpers.git import commit_all, git, write_script
+from helpers.processes import child_env
+
+# What the suite's tests import, the shared helpers included.
+__all__ = [
+    "SPEC",
+    "child_env",
+    "commit_all",
+    "git",
+    "read_json",
+    "run",
+    "snapshot",
+    "start",
+    "status_of",
+    "wait_for",
+    "write_script",
 ]
 
-
-def git(repo: Path, *args: str) -> str:
-    """Run git in ``repo`` with a local identity (CI may have no global config)."""
-    done = subprocess.run(
-        ["git", *GIT_IDENTITY, *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
-
-
-def commit_all(repo: Path, message: str = "update") -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--allow-empty", "-m", message)
-    return git(repo, "rev-parse", "HEAD").strip()
-
-
-def write_script(repo: Path, name: str, body: str, *, commit: bool = True) -> Path:
-    """Write a Python script into the repo (and commit it, so the repo is clean)."""
-    path = repo / name
-    path.write_text(textwrap.dedent(body))
-    if commit:
-        commit_all(repo, f"Add {name}")
-    return path
+SPEC = Path(__file__).parents[2] / "spec"
 
 
 def run(
@@ -81,17 +62,6 @@ def start(
         text=True,
         env=child_env(env),
     )
-
-
-def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment minus anything a launcher or SLURM would have set."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("METICULOUS_", "SLURM_"))
-    }
-    env.update(extra or {})
-    return env
 
 
 def read_json(path: Path):
