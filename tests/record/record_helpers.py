@@ -6,13 +6,13 @@ other suites' conftest modules when several suites run in one pytest."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
+from helpers.folders import read_json, status_of
 from helpers.git import commit_all, git, write_script
-from helpers.processes import child_env
+from helpers.processes import child_env, wait_for
 
 # What the suite's tests import, the shared helpers included.
 __all__ = [
@@ -64,15 +64,6 @@ def start(
     )
 
 
-def read_json(path: Path):
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def status_of(folder: Path) -> tuple[str, str]:
-    word, _, message = (folder / "STATUS").read_text().partition("\n")
-    return word, message
-
-
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
     """Every file under ``directory`` with its bytes and mtime, to prove nothing changed."""
     return {
@@ -80,14 +71,3 @@ def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
         for path in sorted(directory.rglob("*"))
         if path.is_file()
     }
-
-
-def wait_for(predicate, timeout: float = 20.0) -> None:
-    """Poll ``predicate`` until true (used to wait for a child to get going)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the child process")
-        time.sleep(0.02)

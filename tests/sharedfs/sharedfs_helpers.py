@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.git import commit_all, git, write_script
-from helpers.processes import child_env
+from helpers.processes import child_env, wait_for
 
 # What the suite's tests import, the shared helpers included.
 __all__ = [
@@ -57,11 +56,3 @@ def status_through(directory: Path, experiment_id: str) -> tuple[str, str]:
         warnings.simplefilter("ignore", MeticulousReadWarning)
         experiment = Experiments(directory)[experiment_id]
         return experiment.status, experiment.status_message
-
-
-def wait_for(predicate, timeout: float = 30.0, step: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(step)

@@ -3,14 +3,16 @@ clash with another suite's helpers on sys.path)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
+from helpers.folders import read_json
+from helpers.folders import status_of as read_status
 from helpers.git import git
+from helpers.processes import wait_for as poll
 
 # What the suite's tests import, the shared helpers included.
 __all__ = [
@@ -127,16 +129,6 @@ def run_cli(*args: str, cwd: Path, timeout: float = 240) -> subprocess.Completed
     )
 
 
-def read_status(folder: Path) -> tuple[str, str]:
-    text = (folder / "STATUS").read_text()
-    word, _, message = text.partition("\n")
-    return word, message
-
-
-def read_json(path: Path):
-    return json.loads(path.read_text())
-
-
 def sweep_record(project: Project) -> dict:
     records = list(
         (project.experiments / ".meticulous" / "sweeps").glob("*/sweep.json")
@@ -146,13 +138,8 @@ def sweep_record(project: Project) -> dict:
 
 
 def wait_for(condition, timeout: float = 120, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    """Polled every 0.5 s: squeue and sacct are not free, and jobs take seconds."""
+    return poll(condition, timeout, what, step=0.5)
 
 
 def wait_for_status(folder: Path, words: tuple[str, ...], timeout: float = 120) -> str:
