@@ -20,6 +20,7 @@ from pathlib import Path
 from common import (
     PYTHON,
     QUICK,
+    ROOT,
     SCRIPTS_ROOT,
     BenchError,
     ProcessRun,
@@ -742,7 +743,6 @@ def bench_scan(repos: dict[str, Path], targets: list[Target]) -> str:
 # The recorder before the guards (safe paths, claim, content heartbeat, whole
 # metrics lines): the commit the work forked from, unless told otherwise.
 GUARDS_BASELINE = os.environ.get("METICULOUS_BENCH_BASELINE", "8c583b8")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def baseline_recorder(work: Path) -> Path:

@@ -29,12 +29,10 @@ from collections import deque
 from importlib import metadata
 from pathlib import Path
 
-from common import SCRUBBED_PREFIXES, child_env, memory_method
+from common import BENCH_DIR, ROOT, SCRUBBED_PREFIXES, child_env, memory_method
 from render import render
 from results import Result, Target, parse
 
-BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parent
 # The order sections appear in; scripts not listed follow in name order.
 FIRST = ["bench_record", "bench_read", "bench_slurm"]
 PACKAGES = [
