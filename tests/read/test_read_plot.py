@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 from cli_runner import meticulous
-from synth import write_experiment
+from helpers.synth import write_experiment
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")

@@ -116,7 +116,7 @@ def _list_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the table to FILE (.csv, .json, .md, .tex, .parquet) instead",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON records")
+    _add_json(parser)
     parser.add_argument(
         "--width",
         type=int,
@@ -136,11 +136,24 @@ def _list_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_parser() -> argparse.ArgumentParser:
+def _command_parser(
+    command: str, description: str, targets: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    """The parser of ``meticulous COMMAND [DIR] ...``: every command but the
+    listing names its directory and ids in ``targets`` (see :func:`_dir_and_ids`)."""
     parser = argparse.ArgumentParser(
-        prog="meticulous show", description="Show one experiment whole."
+        prog=f"meticulous {command}", description=description, epilog=epilog
     )
-    parser.add_argument("targets", nargs="+", metavar="[DIR] ID")
+    parser.add_argument("targets", nargs="+", metavar=targets)
+    return parser
+
+
+def _add_json(parser: argparse.ArgumentParser, what: str = "JSON records") -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what}")
+
+
+def _show_parser() -> argparse.ArgumentParser:
+    parser = _command_parser("show", "Show one experiment whole.", "[DIR] ID")
     parser.add_argument(
         "--lines",
         type=int,
@@ -152,15 +165,13 @@ def _show_parser() -> argparse.ArgumentParser:
 
 
 def _diff_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="meticulous diff",
-        description=(
-            "Show the status, commit, args and summary values that differ"
-            " between two or more experiments."
-        ),
+    parser = _command_parser(
+        "diff",
+        "Show the status, commit, args and summary values that differ"
+        " between two or more experiments.",
+        "[DIR] ID ID [ID ...]",
     )
-    parser.add_argument("targets", nargs="+", metavar="[DIR] ID ID [ID ...]")
-    parser.add_argument("--json", action="store_true", help="print JSON records")
+    _add_json(parser)
     return parser
 
 
@@ -305,15 +316,13 @@ def table_of(directory: str, ids: list[str]) -> pd.DataFrame:
 
 
 def _tag_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="meticulous tag",
-        description=(
-            "Tag an experiment (tags.json, spec §15): values are JSON when they"
-            " parse (true, 3, 0.1, [1, 2]) and text otherwise. Tags become the"
-            " tags.<key> columns: meticulous --filter 'tags.best == True'."
-        ),
+    parser = _command_parser(
+        "tag",
+        "Tag an experiment (tags.json, spec §15): values are JSON when they"
+        " parse (true, 3, 0.1, [1, 2]) and text otherwise. Tags become the"
+        " tags.<key> columns: meticulous --filter 'tags.best == True'.",
+        "[DIR] ID [key=value ...]",
     )
-    parser.add_argument("targets", nargs="+", metavar="[DIR] ID [key=value ...]")
     parser.add_argument(
         "--untag",
         action="append",
@@ -350,17 +359,15 @@ def tag_command(argv: Sequence[str]) -> int:
 
 
 def _compare_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="meticulous compare",
-        description=(
-            "Compare experiments side by side: the args that differ, summaries,"
-            " each metric's final and best value, and the commits (with the"
-            " commit messages between them when the repository is at hand and"
-            " GitPython is installed: meticulous-read[git])."
-        ),
+    parser = _command_parser(
+        "compare",
+        "Compare experiments side by side: the args that differ, summaries,"
+        " each metric's final and best value, and the commits (with the"
+        " commit messages between them when the repository is at hand and"
+        " GitPython is installed: meticulous-read[git]).",
+        "[DIR] ID ID [ID ...]",
     )
-    parser.add_argument("targets", nargs="+", metavar="[DIR] ID ID [ID ...]")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_json(parser, "one JSON object")
     parser.add_argument(
         "--repo",
         metavar="PATH",
@@ -395,18 +402,16 @@ def compare_command(argv: Sequence[str]) -> int:
 
 
 def _plot_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="meticulous plot",
-        description=(
-            "Plot learning curves of the selected experiments to PNG, SVG or PDF"
-            " (needs matplotlib: pip install 'meticulous-read[plot]')."
-        ),
+    parser = _command_parser(
+        "plot",
+        "Plot learning curves of the selected experiments to PNG, SVG or PDF"
+        " (needs matplotlib: pip install 'meticulous-read[plot]').",
+        "[DIR] METRIC",
         epilog=(
             "Example: meticulous plot experiments loss --filter 'status =="
             ' "SUCCESS"\' --by args.lr --smooth 0.6 --log -o loss.png'
         ),
     )
-    parser.add_argument("targets", nargs="+", metavar="[DIR] METRIC")
     parser.add_argument(
         "-o",
         "--output",
