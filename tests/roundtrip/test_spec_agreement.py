@@ -29,6 +29,7 @@ import meticulous_read.spec as read_spec
 import meticulous_read.status as read_status
 import meticulous_read.tags as read_tags
 import pytest
+from helpers.git import make_repo
 from meticulous.exceptions import InvalidExperimentError, InvalidTagError
 
 
@@ -209,24 +210,17 @@ def test_tag_rules(key):
 
 
 def _record_one_run(project: Path) -> Path:
-    subprocess.run(["git", "init", "-q", str(project)], check=True)
-    script = project / "train.py"
-    script.write_text(
-        "from meticulous import Experiment\n"
-        "e = Experiment({'lr': 0.1}, {'lr': 0.1})\n"
-        "e.log({'loss': 1.0})\n"
-        "e.summary({'loss': 1.0})\n"
-        "e.tag({'group': 'a'})\n"
-        "print('hello')\n"
-    )
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t"}
-    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    for command in (["add", "train.py"], ["commit", "-qm", "train"]):
-        subprocess.run(["git", "-C", str(project), *command], check=True, env=env)
-    subprocess.run([sys.executable, "train.py"], cwd=project, check=True, env=env)
-    (folder,) = [
-        p for p in (project / "experiments").iterdir() if p.name != ".meticulous"
-    ]
+    script = """\
+        from meticulous import Experiment
+        e = Experiment({"lr": 0.1}, {"lr": 0.1})
+        e.log({"loss": 1.0})
+        e.summary({"loss": 1.0})
+        e.tag({"group": "a"})
+        print("hello")
+        """
+    make_repo(project, {"train.py": script})
+    subprocess.run([sys.executable, "train.py"], cwd=project, check=True)
+    (folder,) = [p for p in (project / "experiments").iterdir() if p.name[0] != "."]
     return folder
 
 
@@ -255,3 +249,13 @@ def test_rank_folders():
     from meticulous_read.ranks import RANKS_FOLDER
 
     assert rank_folder(Path("run"), 3) == Path("run", RANKS_FOLDER, "3")
+
+
+def test_file_names():
+    import meticulous.filenames as record_names
+
+    shared = [name for name in dir(read_spec) if name.endswith("_FILE")]
+    assert len(shared) >= 10
+    for name in shared:
+        assert getattr(read_spec, name) == getattr(record_names, name), name
+    assert read_spec.MARKER_FILES == record_names.MARKER_FILES
