@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_fully
 from .exceptions import InvalidSummaryError, InvalidTagError, TagsFileError
 from .filenames import TAGS_FILE
 from .jsonable import dumps_document, readable
@@ -84,9 +85,7 @@ def _replace(folder_fd: int, data: bytes) -> None:
             continue
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view) :]
+            write_fully(descriptor, data)
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
