@@ -37,7 +37,7 @@ from .model import (
     Sweep,
 )
 from .paths import default_project_directory
-from .slurmparams import did_you_mean, slurm_parameter
+from .slurmparams import did_you_mean, is_int, is_number, slurm_parameter
 
 TOP_LEVEL_KEYS = (
     "command",
@@ -486,10 +486,10 @@ class _Checker:
             return None
         low, high = value
         if kind == "int":
-            if not all(_is_int(v) for v in value):
+            if not all(is_int(v) for v in value):
                 self.problem(value_node, f"{where}: int needs two integers [low, high]")
                 return None
-        elif not all(_is_number(v) and math.isfinite(v) for v in value):
+        elif not all(is_number(v) and math.isfinite(v) for v in value):
             self.problem(
                 value_node, f"{where}: {kind} needs two finite numbers [low, high]"
             )
@@ -590,7 +590,7 @@ class _Checker:
             return None
         _, node = nodes
         value = self.value(node)
-        if not _is_int(value):
+        if not is_int(value):
             self.problem(
                 node, f"{where} must be an integer ({self.describe(node)} given)"
             )
@@ -660,14 +660,6 @@ class _Checker:
 
 
 # ------------------------------------------------------------------ small helpers
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _is_argument_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 
