@@ -20,7 +20,15 @@ when it finishes (each only if nobody replaced it in between):
   installed from the main thread; elsewhere this part is skipped.
 
 Every hook first checks the pid: a process forked by multiprocessing
-inherits them, and must not end the parent's experiment.
+inherits them, and must not end the parent's experiment. A forked child
+also gets back the default dispositions the hooks replaced, with the
+signals held blocked across the fork so that none is lost: CPython
+discards a Python-level signal that reaches a child before its after-fork
+code has run, and runs one only between bytecodes, so a SIGTERM that
+``Pool.terminate()`` sends to a worker still starting up (or already
+blocked in C, waiting for its queue's lock) is never acted on, and the
+pool waits for that worker forever. The kernel acts on a default
+disposition at once, as it would unrecorded.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import signal
 import sys
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -39,6 +48,13 @@ from .status import ERROR, INTERRUPTED, SUCCESS
 
 OnEnd = Callable[[str, str, int], None]
 _WATCHED_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
+
+# The hooks installed in this process, for the fork handlers (which cannot
+# be unregistered, so they are registered once, on first use), and the
+# signal mask each forking thread had before its fork.
+_installed: weakref.WeakSet[EndOfRun] = weakref.WeakSet()
+_fork_handlers_registered = False
+_masks_before_fork: dict[int, Any] = {}
 
 
 class EndOfRun:
@@ -66,6 +82,7 @@ class EndOfRun:
                 if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
                     self._previous_handlers[signum] = signal.SIG_DFL
                     signal.signal(signum, self._on_signal)
+        _watch_forks(self)
 
     def uninstall(self) -> None:
         """Put back every hook that is still ours."""
@@ -74,10 +91,14 @@ class EndOfRun:
         if sys.exit == self._exit:
             sys.exit = self._previous_exit
         atexit.unregister(self._atexit)
+        _installed.discard(self)
         if threading.current_thread() is threading.main_thread():
-            for signum, previous in self._previous_handlers.items():
-                if signal.getsignal(signum) == self._on_signal:
-                    signal.signal(signum, previous)
+            self._restore_signals()
+
+    def _restore_signals(self) -> None:
+        for signum, previous in self._previous_handlers.items():
+            if signal.getsignal(signum) == self._on_signal:
+                signal.signal(signum, previous)
 
     def _ours(self) -> bool:
         return os.getpid() == self._pid
@@ -112,6 +133,52 @@ class EndOfRun:
         elif previous == signal.SIG_DFL:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
+
+
+def _watch_forks(hooks: EndOfRun) -> None:
+    global _fork_handlers_registered
+    if not _fork_handlers_registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(
+            before=_block_signals_for_fork,
+            after_in_parent=_unblock_signals_after_fork,
+            after_in_child=_give_back_signals_in_child,
+        )
+        _fork_handlers_registered = True
+    _installed.add(hooks)
+
+
+def _replaced_signals() -> set[int]:
+    return {signum for hooks in list(_installed) for signum in hooks._previous_handlers}
+
+
+def _block_signals_for_fork() -> None:
+    """Hold the replaced signals pending across the fork (this thread only)."""
+    replaced = _replaced_signals()
+    if replaced and hasattr(signal, "pthread_sigmask"):
+        ident = threading.get_ident()
+        _masks_before_fork[ident] = signal.pthread_sigmask(signal.SIG_BLOCK, replaced)
+
+
+def _unblock_signals_after_fork() -> None:
+    mask = _masks_before_fork.pop(threading.get_ident(), None)
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _give_back_signals_in_child() -> None:
+    """In a forked child: the default dispositions first, then the signals.
+
+    The child's signal is never the run's end (``_on_signal`` would only
+    raise it again with the default), and one that arrived during the fork
+    was held pending: unblocked now, it ends the child at once.
+    """
+    for hooks in list(_installed):
+        try:
+            hooks._restore_signals()
+        except ValueError:  # not the main thread: nothing was installed there
+            pass
+    _unblock_signals_after_fork()
+    _masks_before_fork.clear()  # other threads' forks in the parent, not ours
 
 
 def outcome_of_exit(status: Any) -> tuple[str, str, int]:
