@@ -129,13 +129,14 @@ class Experiments:
         self._frame: pd.DataFrame | None = None
         self._frame_key: dict | None = None
         self._snapshots: dict | None = None
+        self._status_map: dict | None = None
         self._running: list = []
         self._complete = False
         state = folders_state(*listed) if self.cache else None
         if state is not None and not extra_properties(self.reader):
             self._frame_key = {
                 "format": "meticulous-read frame",
-                "version": 1,
+                "version": 2,
                 "directory": os.path.abspath(self.directory),
                 "state": state,
                 "code": code_digest(),
@@ -154,11 +155,14 @@ class Experiments:
             return None
         frame, header = found
         paths = {name: path for name, path, _ in listed[1]}
-        ids = list(frame.index)
+        ids = frame.index.tolist()
+        id_set = set(ids)
         not_experiments = header.get("not_experiments")
         if (
             "status" not in frame.columns
-            or not all(name in paths for name in ids)
+            or "status_message" not in frame.columns
+            or len(id_set) != len(ids)
+            or id_set.difference(paths)
             or type(not_experiments) is not list
             or not all(type(name) is str for name in not_experiments)
             or not frame_cache.liveness_unchanged(
@@ -166,15 +170,30 @@ class Experiments:
             )
         ):
             return None
+        for name in not_experiments:
+            paths.pop(name, None)
+        if len(paths) != len(ids):
+            return None
         self._ids = ids
-        self._paths = {name: paths[name] for name in ids}
-        self._statuses = dict(
-            zip(ids, zip(frame["status"].tolist(), frame["status_message"].tolist()))
-        )
+        self._paths = paths
+        self._status_map = None  # made from the frame when first asked for
         self._frame = frame
         self._running = header["running"]
         self._complete = True  # only frames without problems are stored
         return not_experiments
+
+    @property
+    def _statuses(self) -> dict[str, tuple[str, str]]:
+        """id -> (word, message) as reported; from the cached frame, made when needed."""
+        if self._status_map is None:
+            frame = self._frame
+            self._status_map = dict(
+                zip(
+                    self._ids,
+                    zip(frame["status"].tolist(), frame["status_message"].tolist()),
+                )
+            )
+        return self._status_map
 
     def _from_scan(self, listed: tuple) -> list:
         found = scan(self.directory, use_cache=self.cache, listed=listed)
@@ -182,7 +201,7 @@ class Experiments:
         self._ids = found.ids
         self._paths = found.paths
         self._snapshots = found.snapshots
-        self._statuses = {
+        self._status_map = {
             name: derive_status(
                 found.snapshots[name], found.paths[name], found.scanned_at, host
             )
@@ -213,7 +232,11 @@ class Experiments:
                 MeticulousReadWarning,
                 stacklevel=stacklevel,
             )
-        broken = [name for name in self._ids if self._statuses[name][0] == BROKEN]
+        if self._status_map is None:  # from the frame: its status column
+            statuses = self._frame["status"]
+            broken = statuses.index[statuses == BROKEN].tolist()
+        else:
+            broken = [name for name in self._ids if self._statuses[name][0] == BROKEN]
         if broken:
             warnings.warn(
                 f"{len(broken)} of {len(self._ids)} experiments could not be read"

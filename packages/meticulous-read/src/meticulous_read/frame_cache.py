@@ -11,8 +11,11 @@ reuse (spec §8): never stale.
 (rows, and per column its name, kind and where its bytes are), then the
 columns: numbers, booleans, times and durations as raw little-endian
 arrays read with ``numpy.frombuffer`` (a fixed item size times the row
-count, checked against the file's length), everything else as a JSON list
-parsed with the reader's depth bound. Nothing in it can run code or make
+count, checked against the file's length); text columns and the index as
+Arrow's layout (a missing-value mask, ``rows + 1`` byte offsets, the UTF-8
+bytes), checked (offsets in order and inside the bytes, valid UTF-8) and
+handed to pyarrow without copying where pandas keeps its strings there;
+everything else as a JSON list parsed with the reader's depth bound. Nothing in it can run code or make
 more than its own size of data; a file that breaks any check is ignored.
 Only frames of the plain :class:`.ExperimentReader` are cached (a
 subclass's properties may hold anything), and only when no folder is
@@ -22,9 +25,11 @@ within the 2 s window or has problems.
 from __future__ import annotations
 
 import json
+import math
 import socket
 import struct
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,6 +43,7 @@ FILE_NAME = "frame-v1.bin"
 MAGIC = b"meticulous-read frame v1\n"
 FRAME_LIMIT = 8192 * safeio.MiB
 HEADER_LIMIT = 64 * safeio.MiB
+COPY_FACTOR = 64  # the JSON text list copies may amount to, per byte of the file
 COLUMN_LIMIT = 4 * safeio.JSON_VALUES_LIMIT + 64  # four sections, fixed columns
 _FIXED = {
     "float64": np.dtype("<f8"),
@@ -47,9 +53,92 @@ _FIXED = {
 _UNITS = ("s", "ms", "us", "ns")
 
 
+def _text_dtype() -> Any:
+    """The dtype pandas gives a column of strings (``str``, or object before 3)."""
+    return pd.Series(["text"]).dtype
+
+
+def _encode_texts(values: list) -> list[bytes] | None:
+    """[mask, offsets, UTF-8 bytes] of strings and missing values; None for others."""
+    texts = []
+    missing = []
+    for value in values:
+        if type(value) is str:
+            texts.append(value)
+            missing.append(False)
+        elif value is None or (type(value) is float and math.isnan(value)):
+            texts.append("")
+            missing.append(True)
+        else:
+            return None
+    joined = "".join(texts)
+    try:
+        data = joined.encode("utf-8")
+        if len(data) != len(joined):  # not ASCII: byte lengths differ from lengths
+            lengths = [len(text.encode("utf-8")) for text in texts]
+        else:
+            lengths = list(map(len, texts))
+    except UnicodeEncodeError:  # a lone surrogate: left to JSON
+        return None
+    offsets = np.zeros(len(texts) + 1, dtype="<i8")
+    np.cumsum(np.array(lengths, dtype="<i8"), out=offsets[1:])
+    return [np.array(missing, dtype=bool).tobytes(), offsets.tobytes(), data]
+
+
+def _decode_texts(pieces: list, rows: int) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """(mask, offsets, bytes) of a text part, checked; ValueError when they lie."""
+    if len(pieces) != 3 or len(pieces[0]) != rows or len(pieces[1]) != 8 * (rows + 1):
+        raise ValueError("text column of the wrong size")
+    mask = np.frombuffer(pieces[0], dtype=_FIXED["bool"])
+    offsets = np.frombuffer(pieces[1], dtype=_FIXED["int64"])
+    data = bytes(pieces[2])
+    if offsets[0] != 0 or offsets[-1] != len(data) or (np.diff(offsets) < 0).any():
+        raise ValueError("text offsets outside their bytes")
+    return mask, offsets, data
+
+
+def _text_list(mask: np.ndarray, offsets: np.ndarray, data: bytes) -> list:
+    """The values as Python strings (None where missing)."""
+    text = data.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    starts, ends = offsets[:-1].tolist(), offsets[1:].tolist()
+    if len(text) == len(data):  # ASCII: character offsets are byte offsets
+        values = [text[a:b] for a, b in zip(starts, ends)]
+    else:
+        values = [data[a:b].decode("utf-8") for a, b in zip(starts, ends)]
+    if mask.any():
+        for row in np.flatnonzero(mask).tolist():
+            values[row] = None
+    return values
+
+
+def _text_array(pieces: list, rows: int) -> Any:
+    """A text column in pandas' own string dtype, through pyarrow when it has it."""
+    mask, offsets, data = _decode_texts(pieces, rows)
+    dtype = _text_dtype()
+    if getattr(dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa
+
+        array = pa.LargeStringArray.from_buffers(
+            rows,
+            pa.py_buffer(offsets),
+            pa.py_buffer(data),
+            pa.py_buffer(np.packbits(~mask, bitorder="little")),
+        )
+        try:
+            array.validate(full=True)  # UTF-8 and offsets, at C speed
+        except pa.ArrowInvalid as error:
+            raise ValueError(str(error)) from None
+        return pd.array(array, dtype=dtype)
+    return pd.array(_text_list(mask, offsets, data), dtype=dtype)
+
+
 def _encode_column(series: pd.Series) -> tuple[dict, list[bytes]] | None:
     """(header entry, buffers) for one column; None when it cannot be stored."""
     dtype = series.dtype
+    if dtype == _text_dtype() and dtype != object:
+        parts = _encode_texts(series.to_numpy(dtype=object, na_value=None).tolist())
+        if parts is not None:
+            return {"kind": "utf8"}, parts
     if isinstance(dtype, pd.DatetimeTZDtype):
         if str(dtype.tz) != "UTC" or dtype.unit not in _UNITS:
             return None
@@ -77,11 +166,66 @@ def _encode_column(series: pd.Series) -> tuple[dict, list[bytes]] | None:
     # pandas-stubs reject na_value=None, which pandas takes (missing -> None)
     values = series.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]
     try:
+        if dtype == object:
+            return {"kind": "objects"}, _encode_objects(values)
         text = json.dumps(values, separators=(",", ":"))
     except (TypeError, ValueError):
         return None
-    kind = "object" if dtype == object else "text"
-    return {"kind": kind, "dtype": str(dtype)}, [text.encode("ascii")]
+    return {"kind": "text", "dtype": str(dtype)}, [text.encode("ascii")]
+
+
+def _encode_objects(values: list) -> list[bytes]:
+    """[row codes, JSON list of the distinct values]: commands repeat across a sweep.
+
+    Values are told apart by their JSON text, so ``1``, ``1.0`` and ``True``
+    stay distinct.
+    """
+    codes: dict[str, int] = {}
+    rows = [
+        codes.setdefault(text, len(codes))
+        for text in map(partial(json.dumps, separators=(",", ":")), values)
+    ]
+    distinct = "[" + ",".join(codes) + "]"
+    return [np.array(rows, dtype="<i4").tobytes(), distinct.encode("ascii")]
+
+
+_SHARED = (str, int, float, bool, type(None))  # immutable: rows may share one
+
+
+def _decode_objects(pieces: list, rows: int, budget: int) -> np.ndarray:
+    """The column; each row its own copy of a list (a caller may change one).
+
+    ``budget`` bounds the JSON text that copies may amount to (a multiple
+    of the file's size): a planted file whose rows all name one huge value
+    is refused instead of expanding.
+    """
+    if len(pieces) != 2 or len(pieces[0]) != 4 * rows:
+        raise ValueError("column of the wrong size")
+    codes = np.frombuffer(pieces[0], dtype="<i4")
+    distinct = safeio.loads_bounded(bytes(pieces[1]))
+    if type(distinct) is not list or (
+        rows and (codes.min() < 0 or codes.max() >= len(distinct))
+    ):
+        raise ValueError("codes outside the distinct values")
+    if not distinct:
+        return object_array([])
+    texts = [None if type(v) in _SHARED else json.dumps(v) for v in distinct]
+    flat = [
+        type(v) is list and all(type(item) in _SHARED for item in v) for v in distinct
+    ]
+    cost = np.array([0 if t is None else len(t) for t in texts], dtype=np.int64)
+    if int(cost[codes].sum()) > budget:
+        raise ValueError("the column expands beyond the file's bounds")
+    column = object_array(distinct)[codes]
+    copied = cost[codes] > 0
+    if copied.any():
+        lists = copied & np.array(flat)[codes]
+        column[lists] = np.fromiter(
+            map(list, column[lists]), dtype=object, count=int(lists.sum())
+        )  # shallow copies at C speed: the items are immutable
+        for row in np.flatnonzero(copied & ~lists).tolist():
+            column[row] = json.loads(texts[codes[row]])
+    return column
 
 
 def encode(frame: pd.DataFrame, extra: dict) -> bytes | None:
@@ -101,25 +245,41 @@ def encode(frame: pd.DataFrame, extra: dict) -> bytes | None:
             buffers.append(part)
             offset += len(part)
         columns.append(entry)
+    index = _encode_texts([str(name) for name in frame.index])
+    if index is None:
+        return None
     header = dict(extra)
-    header.update(
-        {
-            "rows": len(frame),
-            "index": [str(name) for name in frame.index],
-            "columns": columns,
-        }
-    )
+    header.update({"rows": len(frame), "index": [], "columns": columns})
+    for part in index:
+        header["index"].append([offset, len(part)])
+        buffers.append(part)
+        offset += len(part)
     head = json.dumps(header, separators=(",", ":")).encode("ascii")
     return MAGIC + struct.pack("<Q", len(head)) + head + b"".join(buffers)
 
 
-def _decode_column(entry: dict, data: memoryview, base: int, rows: int) -> Any:
-    kind = entry["kind"]
-    parts = entry["parts"]
+def _are_parts(parts: Any) -> bool:
+    """Whether ``parts`` is a list of [offset, length] pairs of natural numbers."""
+    return type(parts) is list and all(
+        type(part) is list
+        and len(part) == 2
+        and all(type(n) is int and n >= 0 for n in part)
+        for part in parts
+    )
+
+
+def _pieces(data: memoryview, base: int, parts: list) -> list[memoryview]:
     for start, length in parts:
         if base + start + length > len(data):
             raise ValueError("column outside the file")
-    pieces = [data[base + start : base + start + length] for start, length in parts]
+    return [data[base + start : base + start + length] for start, length in parts]
+
+
+def _decode_column(entry: dict, data: memoryview, base: int, rows: int) -> Any:
+    kind = entry["kind"]
+    pieces = _pieces(data, base, entry["parts"])
+    if kind == "utf8":
+        return _text_array(pieces, rows)
     if kind in (
         "datetime",
         "timedelta",
@@ -154,17 +314,16 @@ def _decode_column(entry: dict, data: memoryview, base: int, rows: int) -> Any:
             cls = pd.arrays.IntegerArray if kind == "Int64" else pd.arrays.BooleanArray
             return cls(values.copy(), mask.copy())
         return values
-    if kind not in ("object", "text") or len(pieces) != 1:
+    if kind == "objects":
+        return _decode_objects(pieces, rows, COPY_FACTOR * len(data) + 2**20)
+    if kind != "text" or len(pieces) != 1:
         raise ValueError("unknown column kind")
-    text = bytes(pieces[0])
-    values = safeio.loads_bounded(text) if kind == "object" else json.loads(text)
+    values = json.loads(bytes(pieces[0]))
     if type(values) is not list or len(values) != rows:
         raise ValueError("column of the wrong length")
-    if kind == "text":
-        if not set(map(type, values)) <= {str, type(None)}:
-            raise ValueError("a text column holds other values")
-        return pd.array(values, dtype=entry.get("dtype", "object"))
-    return object_array(values)
+    if not set(map(type, values)) <= {str, type(None)}:
+        raise ValueError("a text column holds other values")
+    return pd.array(values, dtype=entry.get("dtype", "object"))
 
 
 def decode(data: bytes, expect: dict) -> tuple[pd.DataFrame, dict] | None:
@@ -184,29 +343,27 @@ def decode(data: bytes, expect: dict) -> tuple[pd.DataFrame, dict] | None:
         rows, index, columns = header["rows"], header["index"], header["columns"]
         if (
             type(rows) is not int
-            or type(index) is not list
-            or len(index) != rows
-            or not all(type(name) is str for name in index)
+            or not _are_parts(index)
             or type(columns) is not list
             or len(columns) > COLUMN_LIMIT
         ):
             return None
         view = memoryview(data)
+        base = start + length
+        pieces = _pieces(view, base, index)
+        names = _text_list(*_decode_texts(pieces, rows))
+        if None in names:
+            return None
         built: dict[str, Any] = {}
         for entry in columns:
             if type(entry) is not dict or type(entry.get("name")) is not str:
                 return None
-            parts = entry.get("parts")
-            if type(parts) is not list or not all(
-                type(part) is list
-                and len(part) == 2
-                and all(type(n) is int and n >= 0 for n in part)
-                for part in parts
-            ):
+            if not _are_parts(entry.get("parts")):
                 return None
-            built[entry["name"]] = _decode_column(entry, view, start + length, rows)
+            built[entry["name"]] = _decode_column(entry, view, base, rows)
     except (ValueError, TypeError, KeyError, RecursionError, struct.error):
         return None
+    index = names
     frame = pd.DataFrame(
         built, index=pd.Index(index, name="id", dtype=object), copy=False
     )

@@ -109,11 +109,13 @@ def folders_state(
     newest = (scanned_at - cache.FRESH_SECONDS) * 1e9  # the spec's 2 s, on mtimes
     lines = []
     for kind, entries in (("f", folders), ("g", groups)):
-        for name, _, key in sorted(entries):
+        for name, _, key in entries:
             if key is None or key[0] >= newest:
                 return None
             lines.append(f"{kind}\0{name}\0{key[0]}\0{key[1]}\0{key[2]}\n")
-    lines.extend(f"l\0{name}\n" for name in sorted(links))
+    # Sorting the lines sorts by kind, then name: no name holds a NUL.
+    lines.sort()
+    lines.extend(sorted(f"l\0{name}\n" for name in links))
     return hashlib.sha256("".join(lines).encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -75,20 +75,25 @@ def _walk(
     except OSError:
         return False
     for entry in entries:
-        if entry.name.startswith("."):
+        own = entry.name
+        if own[0] == ".":
             continue
-        name = prefix + safeio.safe_text(entry.name)
+        name = prefix + (own if own.isascii() else safeio.safe_text(own))
         try:
-            if entry.is_symlink():
-                links.append(name)
-                continue
             if not entry.is_dir(follow_symlinks=False):
+                if entry.is_symlink():
+                    links.append(name)
                 continue
-            key = cache.folder_key(entry.stat(follow_symlinks=False))
+            info = entry.stat(follow_symlinks=False)
+            key = (info.st_mtime_ns, info.st_ctime_ns, info.st_ino)  # cache.folder_key
         except OSError:
             folders.append((name, entry.path, None))  # removed while we looked
             continue
-        if depth < GROUP_DEPTH and may_be_group(entry.name, entry.path):
+        if (
+            depth < GROUP_DEPTH
+            and not is_integer_id(own)  # what may_be_group asks first
+            and may_be_group(own, entry.path)
+        ):
             size = len(folders)
             if _walk(entry.path, name + "/", depth + 1, folders, groups, links) and (
                 len(folders) > size
