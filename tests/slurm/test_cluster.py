@@ -9,7 +9,9 @@ runs on this machine.
 
 from __future__ import annotations
 
+import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,6 +121,67 @@ def test_a_requeued_job_resumes_its_own_folder(project):
     assert (folder / "stdout").read_text().count("train.py version 1") == 2
     status = run_cli("status", "requeue", cwd=project.root)
     assert "1 succeeded" in status.stdout
+
+
+EPOCHS_PY = """\
+import argparse, os, time
+from meticulous import Experiment
+parser = argparse.ArgumentParser()
+parser.add_argument("--markers")
+Experiment.add_argument_group(parser)
+experiment = Experiment.from_parser(parser)
+markers = parser.parse_args().markers
+restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
+# no checkpoint: every run trains from epoch 0, as the spec's attempts expect
+for epoch in range(2):
+    experiment.log({"loss": 1.0 / (epoch + 1) + restarts}, step=epoch)
+deadline = time.time() + 120
+while os.path.exists(os.path.join(markers, "epochs.hold")) and time.time() < deadline:
+    time.sleep(0.2)
+"""
+
+
+def test_rows_logged_after_a_requeue_are_the_next_attempt(project):
+    """A real ``scontrol requeue`` of a running point: the rows its second run
+    appends carry ``_attempt: 2``, and the reader's ``metrics`` shows only
+    that attempt, so the two runs' epochs 0 and 1 are not one garbled curve."""
+    from meticulous_read import ExperimentReader
+
+    (project.root / "epochs.py").write_text(EPOCHS_PY)
+    hold = project.markers / "epochs.hold"
+    hold.write_text("")
+    sweep = project.root / "epochs.yaml"
+    sweep.write_text(
+        f"command: {sys.executable} epochs.py\nname: epochs\n"
+        f"args:\n  markers: {project.markers}\n" + SLURM_SECTION
+    )
+    project.commit("epochs")
+    assert run_cli("sweep", str(sweep), cwd=project.root).returncode == 0
+    (job_id,) = sweep_record(project)["points"][0]["job-ids"]
+    (folder,) = project.experiment_folders()
+    metrics = folder / "metrics.jsonl"
+    wait_for(
+        lambda: metrics.exists() and metrics.read_text().count("\n") == 2,
+        what="the first run to log two epochs",
+    )
+    subprocess.run(["scontrol", "requeue", job_id], check=True)
+    wait_for_status(folder, ("INTERRUPTED",), timeout=60)
+    hold.unlink()
+    release_requeued(job_id)
+    wait_for_status(folder, ("SUCCESS", "ERROR"), timeout=180)
+    assert read_status(folder)[0] == "SUCCESS"
+
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [(r["_step"], r.get("_attempt"), r["loss"]) for r in rows] == [
+        (0, None, 1.0),
+        (1, None, 0.5),
+        (0, 2, 2.0),
+        (1, 2, 1.5),
+    ]
+    assert len(read_json(folder / "metadata.json")["resumes"]) == 1
+    latest = ExperimentReader(folder).metrics
+    assert latest["_step"].tolist() == [0, 1]
+    assert latest["loss"].tolist() == [2.0, 1.5]
 
 
 def test_cancel_marks_running_and_pending_points_cancelled(project):

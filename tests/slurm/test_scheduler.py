@@ -5,7 +5,7 @@ produces a scheduler ending for real: a partition that does not exist, an
 array over MaxArraySize, a request sbatch itself refuses, a job killed by
 ``scancel`` from outside, one killed at its time limit (TIMEOUT), a batch
 script that fails after the run recorded SUCCESS, and a command killed by
-the kernel's OOM killer inside a memory cgroup.
+the kernel's OOM killer when a job goes over its ``--mem``.
 """
 
 from __future__ import annotations
@@ -174,60 +174,70 @@ def test_a_job_that_fails_after_the_run_recorded_success_is_not_a_success(projec
 
 
 HOG = """\
-import argparse, os
+import argparse
 from meticulous import Experiment
 parser = argparse.ArgumentParser()
-parser.add_argument("--cgroup")
 Experiment.add_argument_group(parser)
 experiment = Experiment.from_parser(parser)
-# The cluster enforces no memory limit, so the test gives this process one:
-# a memory cgroup of 64 MiB, the way cgroup enforcement would.
-cgroup = parser.parse_args().cgroup
-os.makedirs(cgroup, exist_ok=True)
-with open(os.path.join(cgroup, "memory.limit_in_bytes"), "w") as f:
-    f.write(str(64 * 1024 * 1024))
-with open(os.path.join(cgroup, "memory.swappiness"), "w") as f:
-    f.write("0")
-with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
-    f.write(str(os.getpid()))
 print("allocating", flush=True)
-hog = bytearray(1024 * 1024 * 1024)
+hog = bytearray(1024 * 1024 * 1024)  # 1 GiB, four times the job's --mem
 print("survived", len(hog), flush=True)
 """
-MEMORY_CGROUPS = Path("/sys/fs/cgroup/memory")
 
 
-def test_a_command_killed_by_the_oom_killer_fails_its_point(project, tmp_path):
-    if not (MEMORY_CGROUPS / "cgroup.procs").exists():
-        missing = "no cgroup v1 memory controller to cause a real OOM kill"
+def test_a_job_over_its_memory_is_oom_killed_and_ends_out_of_memory(project):
+    """A real OOM kill: the cluster enforces each job's ``--mem`` with a
+    memory cgroup (task/cgroup, ConstrainRAMSpace, .ci/slurm/setup.sh), the
+    kernel kills the command, and SLURM records OUT_OF_MEMORY."""
+    config = subprocess.run(
+        ["scontrol", "show", "config"], capture_output=True, text=True, check=True
+    ).stdout
+    if "task/cgroup" not in config:
+        missing = "the cluster does not enforce memory (TaskPlugin is not task/cgroup)"
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true requires the OOM test to run: {missing}")
         pytest.skip(missing)
-    cgroup = MEMORY_CGROUPS / f"meticulous-test-{tmp_path.name}"
     (project.root / "hog.py").write_text(HOG)
     project.commit("hog")
     sweep = project.root / "oom.yaml"
     sweep.write_text(
         f"command: {sys.executable} hog.py\nname: oom\nexecutor: slurm\n"
-        f"args:\n  cgroup: {cgroup}\n"
+        "max_requeues: 0\nslurm:\n  mem_gb: 0.25\n"
     )
     project.commit("oom sweep")
-    try:
-        result = run_cli("sweep", str(sweep), "--wait", cwd=project.root)
-    finally:
-        if cgroup.exists():
-            cgroup.rmdir()
+    result = run_cli("sweep", str(sweep), "--wait", cwd=project.root, timeout=300)
     assert result.returncode == 1, result.stdout + result.stderr
+    assert "(slurm: OUT_OF_MEMORY)" in result.stdout
     (folder,) = project.experiment_folders()
     word, message = read_status(folder)
     assert word == "ERROR"
-    assert "killed by SIGKILL" in message
-    assert "out of memory" in message
+    assert "killed by SIGKILL" in message and "out of memory" in message
+    assert "survived" not in (folder / "stdout").read_text()
     job_id = sweep_record(project)["points"][0]["job-ids"][0]
-    assert sacct_states(job_id)[job_id] == "FAILED"
+    steps = subprocess.run(
+        ["sacct", "-n", "-P", "-j", job_id, "-o", "JobID,State"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    # the step the command ran in; the job itself says FAILED (its batch
+    # step failed after it), which the adapter reads past
+    assert f"{job_id}.0|OUT_OF_MEMORY" in steps.splitlines(), steps
+    status = run_cli("status", "oom", "--json", cwd=project.root)
+    assert status.returncode == 1
+    (point,) = json.loads(status.stdout)["points"]
+    assert (point["category"], point["status"], point["scheduler"]) == (
+        "failed",
+        "ERROR",
+        "OUT_OF_MEMORY",
+    )
+    shown = run_cli("status", "oom", cwd=project.root)
+    assert shown.returncode == 1 and "ERROR (slurm: OUT_OF_MEMORY)" in shown.stdout
 
 
-def test_a_job_failing_before_it_records_puts_its_stderr_where_users_look(project):
+def test_a_job_failing_before_it_records_puts_its_stderr_where_users_look(
+    project, capsys
+):
     sweep = project.write_sweep(SLURM + "name: typo\nargs:\n  lrr: 0.1\n")
     result = run_cli("sweep", str(sweep), "--wait", cwd=project.root)
     assert result.returncode == 1
@@ -240,6 +250,15 @@ def test_a_job_failing_before_it_records_puts_its_stderr_where_users_look(projec
     assert "unrecognized arguments" in (folder / "stderr").read_text()
     status = run_cli("status", "typo", cwd=project.root)
     assert f"log: {log}" in status.stdout
+    # the reader's view of the same folder: the log's path and the error
+    from meticulous_read.cli import main as meticulous
+
+    assert meticulous(["show", str(project.experiments), folder.name]) == 0
+    shown = capsys.readouterr().out
+    assert "ERROR" in shown
+    assert log in shown
+    stderr_part = shown.split("stderr", 1)[1]
+    assert "unrecognized arguments: --lrr 0.1" in stderr_part
 
 
 def test_an_account_or_qos_the_cluster_does_not_know_is_refused_first(project):

@@ -16,11 +16,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_bytes_atomic
+from .atomic import disk_full_error, write_bytes_atomic
 from .exceptions import InvalidExperimentError, MeticulousError
 from .ids import allocate_ids, validate_id
 from .jsonable import dumps_document
 from .runinfo import SPEC_VERSION
+from .safepaths import open_directory
 from .status import QUEUED
 
 ENV_EXPERIMENTS_DIRECTORY = "METICULOUS_EXPERIMENTS_DIRECTORY"
@@ -106,9 +107,7 @@ def reserve_experiments(
     experiment_ids = allocate_ids(directory, len(files))
     try:
         for experiment_id, contents in zip(experiment_ids, files):
-            folder = directory / experiment_id
-            for name, data in contents:
-                write_bytes_atomic(folder / name, data, sync=False)
+            _fill_new_folder(directory / experiment_id, contents)
         _make_durable(directory, experiment_ids, files)
     except BaseException:
         _remove_reservations(directory, experiment_ids)
@@ -172,6 +171,39 @@ def _point_files(
         ("metadata.json", metadata_text.encode("utf-8")),
         ("STATUS", status.encode("utf-8")),
     ]
+
+
+def _fill_new_folder(folder: Path, contents: list[tuple[str, bytes]]) -> None:
+    """Write a reserved folder that :func:`allocate_ids` has just made.
+
+    No one else writes in it, and until ``STATUS`` exists readers report it
+    as being created (spec 12.5), so every file but ``STATUS`` is created in
+    place, exclusively (``O_EXCL`` never follows a planted link), instead of
+    through a temporary file and a rename: a third of the system calls of a
+    1,000-point sweep. ``STATUS``, which makes it a reservation, comes last
+    and is an atomic replace, so a folder that says QUEUED is whole.
+    """
+    *plain, (status_name, status) = contents
+    descriptor = open_directory(folder)
+    try:
+        for name, data in plain:
+            try:
+                fd = os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=descriptor)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
+            except OSError as error:
+                raise disk_full_error(f"writing {folder / name}", error) from None
+    finally:
+        os.close(descriptor)
+    write_bytes_atomic(folder / status_name, status, sync=False)
+
+
+# O_CREAT with O_EXCL fails on any existing name, a link too
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
 def _make_durable(

