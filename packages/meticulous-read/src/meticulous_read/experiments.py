@@ -187,6 +187,7 @@ class Experiments:
         """id -> (word, message) as reported; from the cached frame, made when needed."""
         if self._status_map is None:
             frame = self._frame
+            assert frame is not None  # no status map: the frame came from its cache
             self._status_map = dict(
                 zip(
                     self._ids,
@@ -233,6 +234,7 @@ class Experiments:
                 stacklevel=stacklevel,
             )
         if self._status_map is None:  # from the frame: its status column
+            assert self._frame is not None
             statuses = self._frame["status"]
             broken = statuses.index[statuses == BROKEN].tolist()
         else:

@@ -101,6 +101,7 @@ def _text_list(mask: np.ndarray, offsets: np.ndarray, data: bytes) -> list:
     """The values as Python strings (None where missing)."""
     text = data.decode("utf-8")  # UnicodeDecodeError is a ValueError
     starts, ends = offsets[:-1].tolist(), offsets[1:].tolist()
+    values: list[str | None]
     if len(text) == len(data):  # ASCII: character offsets are byte offsets
         values = [text[a:b] for a, b in zip(starts, ends)]
     else:
@@ -136,7 +137,8 @@ def _encode_column(series: pd.Series) -> tuple[dict, list[bytes]] | None:
     """(header entry, buffers) for one column; None when it cannot be stored."""
     dtype = series.dtype
     if dtype == _text_dtype() and dtype != object:
-        parts = _encode_texts(series.to_numpy(dtype=object, na_value=None).tolist())
+        texts = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+        parts = _encode_texts(texts.tolist())
         if parts is not None:
             return {"kind": "utf8"}, parts
     if isinstance(dtype, pd.DatetimeTZDtype):
@@ -163,7 +165,7 @@ def _encode_column(series: pd.Series) -> tuple[dict, list[bytes]] | None:
         return {"kind": str(dtype)}, [
             series.to_numpy().astype(_FIXED[str(dtype)]).tobytes()
         ]
-    # pandas-stubs reject na_value=None, which pandas takes (missing -> None)
+    # (pandas-stubs reject na_value=None, which pandas takes: missing -> None)
     values = series.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]
     try:
         if dtype == object:
