@@ -23,7 +23,7 @@ from typing import Any
 from .exceptions import InvalidMetricsError, StorageError
 from .filenames import METADATA_FILE, METRICS_FILE
 from .jsonable import line_encoder, readable
-from .safepaths import open_file, read_file
+from .safepaths import open_file
 
 # Names already checked are remembered so a training loop logging the same
 # few names every step skips the check; the cap keeps memory bounded for a
@@ -295,8 +295,7 @@ class MetricSteps:
 def _attempt_of(folder: Path) -> int:
     """Spec §16: run n of a folder is attempt 1 + len(resumes); rows of a
     resumed attempt say so, so its restarted steps are not joined to the last."""
-    try:
-        resumes = json.loads(read_file(folder / METADATA_FILE)).get("resumes")
-    except (OSError, ValueError, AttributeError):
-        return 1
+    from .folders import read_json_object
+
+    resumes = (read_json_object(folder / METADATA_FILE) or {}).get("resumes")
     return 1 + len(resumes) if isinstance(resumes, list) else 1
