@@ -298,3 +298,31 @@ def test_concurrent_batches_never_overlap_and_never_fail(tmp_path):
                 assert status_of(folder) == ("QUEUED", "")
         all_ids += ids
     assert sorted(all_ids) == list(range(1, 6 * 3 * 5 + 1))
+
+
+def test_a_batch_without_sync_flushes_nothing_and_writes_whole_folders(
+    tmp_path, monkeypatch
+):
+    """``sync=False`` (meticulous-slurm's sweeps): the same folders, no
+    syncfs or fsync of the batch, and nothing left but the three files."""
+    from meticulous import reservation
+
+    def no_flush(*args, **kwargs):
+        raise AssertionError("a batch with sync=False flushed the file system")
+
+    monkeypatch.setattr(reservation, "_make_durable", no_flush)
+    experiments = tmp_path / "experiments"
+    ids = reserve_experiments(
+        experiments, [{"lr": 0.1}, {"lr": 0.2}], launcher={"name": "x"}, sync=False
+    )
+    assert ids == ["1", "2"]
+    for experiment_id, lr in zip(ids, (0.1, 0.2)):
+        folder = experiments / experiment_id
+        assert read_json(folder / "args.json") == {"lr": lr}
+        assert read_json(folder / "metadata.json")["launcher"] == {"name": "x"}
+        assert status_of(folder) == ("QUEUED", "")
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "STATUS",
+            "args.json",
+            "metadata.json",
+        ]

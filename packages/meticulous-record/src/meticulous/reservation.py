@@ -69,6 +69,7 @@ def reserve_experiments(
     githead_sha: str | None = None,
     description: str = "",
     note: str | Sequence[str] = "",
+    sync: bool = True,
 ) -> list[str]:
     """Reserve one QUEUED folder per args dict, in order; return their ids.
 
@@ -85,6 +86,13 @@ def reserve_experiments(
     this returns, so a machine crash before then loses reservations that no
     job was given. They may then be left half written, which no job reads.
     After it returns, every folder is on disk as a whole.
+
+    ``sync=False`` leaves the flush to the kernel, for a launcher whose own
+    submission is not made durable either (submitit does not fsync the
+    pickles its jobs start from, so a crash before the kernel writes them
+    back fails those jobs however durable their folders are): ``syncfs``
+    flushes every writer's data on the file system, and on a busy login node
+    it took longer than the rest of a 1,000-point submission.
     """
     if isinstance(args_list, Mapping) or not isinstance(args_list, Sequence):
         raise InvalidExperimentError(
@@ -108,7 +116,8 @@ def reserve_experiments(
     try:
         for experiment_id, contents in zip(experiment_ids, files):
             _fill_new_folder(directory / experiment_id, contents)
-        _make_durable(directory, experiment_ids, files)
+        if sync:
+            _make_durable(directory, experiment_ids, files)
     except BaseException:
         _remove_reservations(directory, experiment_ids)
         raise
