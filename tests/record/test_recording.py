@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 import sys
 
-from record_helpers import SPEC, git, read_json, run, status_of, write_script
+from record_helpers import (
+    SPEC,
+    git,
+    read_json,
+    run,
+    start,
+    status_of,
+    wait_for,
+    write_script,
+)
 
 TRAIN = """\
     import argparse
@@ -127,6 +136,58 @@ def test_recorded_folder_matches_the_spec_example(project):
         assert text.endswith("}\n"), name
     first_row = (ours / "metrics.jsonl").read_text().splitlines()[0]
     assert first_row.startswith('{"_step": 0, "_time": ')
+
+
+def _beat_form(content: bytes) -> list[object]:
+    """What spec 2.7 fixes in a heartbeat or claim: sizes and fields, not values."""
+    header, beat, rest = content.split(b"\n")
+    state, counter, time, interval = beat.split(b" ")
+    return [
+        len(content),
+        len(header),
+        len(header.split()),
+        state,
+        len(counter),
+        len(time),
+        len(interval),
+        rest,
+    ]
+
+
+def test_heartbeat_and_claim_have_the_form_of_the_spec_examples(project):
+    """The content heartbeat of example 1 after a run, the ``.claim`` of
+    example 4 while one runs (spec 2.7, 12.4)."""
+    examples = SPEC / "examples" / "experiments"
+    write_script(
+        project,
+        "hold.py",
+        """
+        import time
+        from meticulous import Experiment
+        experiment = Experiment({})
+        print("started", flush=True)
+        time.sleep(60)
+        """,
+    )
+    process = start(project, "hold.py")
+    try:
+        folder = project / "experiments" / "1"
+        wait_for(
+            lambda: (
+                (folder / "stdout").exists()
+                and b"started" in (folder / "stdout").read_bytes()
+            )
+        )
+        claim = (folder / ".claim").read_bytes()
+        assert _beat_form(claim) == _beat_form((examples / "4" / ".claim").read_bytes())
+        assert claim.split()[:2] == (folder / "heartbeat").read_bytes().split()[:2]
+    finally:
+        process.kill()
+        process.communicate()
+    write_script(project, "train.py", TRAIN)
+    assert run(project, "train.py").returncode == 0
+    beat = (project / "experiments" / "2" / "heartbeat").read_bytes()
+    assert _beat_form(beat) == _beat_form((examples / "1" / "heartbeat").read_bytes())
 
 
 def test_constructor_without_argparse(project):

@@ -82,6 +82,23 @@ def test_resume_at_another_commit_is_refused_without_changing_a_file(trainer):
     assert snapshot(trainer / "experiments") == before
 
 
+@pytest.mark.parametrize(
+    "content", [b'{"githead-sha": "abc", "timest', b"[1, 2]", b"\xff\xfe{}"]
+)
+def test_resume_of_an_unreadable_metadata_is_refused_without_changing_a_file(
+    trainer, content
+):
+    assert run(trainer, "train.py", "--experiment-id", "7").returncode == 0
+    (trainer / "experiments" / "7" / "metadata.json").write_bytes(content)
+    before = snapshot(trainer / "experiments")
+    done = run(trainer, "train.py", "--experiment-id", "7")
+    assert done.returncode == 1
+    assert "InvalidExperimentError" in done.stderr
+    assert "cannot resume experiment 7" in done.stderr
+    assert str(trainer / "experiments" / "7" / "metadata.json") in done.stderr
+    assert snapshot(trainer / "experiments") == before
+
+
 def test_resume_flag_finds_the_matching_experiment_or_starts_one(trainer):
     assert run(trainer, "train.py", "--lr", "0.1").returncode == 0  # 1
     assert run(trainer, "train.py", "--lr", "0.2").returncode == 0  # 2

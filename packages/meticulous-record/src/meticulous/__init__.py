@@ -21,7 +21,6 @@ from .exceptions import (
     UnserialisableValueError,
 )
 from .experiment import Experiment
-from .reservation import reserve_experiment, reserve_experiments
 from .running import current
 
 __version__ = "0.1.0"
@@ -48,10 +47,24 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """meticulous-ml's reader names, now in meticulous-read: say where they went."""
-    from .compat import READER_NAMES, reader_moved
+_LAUNCHER_API = ("reserve_experiment", "reserve_experiments")
 
-    if name in READER_NAMES:
-        raise reader_moved(name)
+
+def __getattr__(name: str) -> object:
+    """The launcher's API, imported when first used (a job never needs it);
+    meticulous-ml's reader names, now in meticulous-read: say where they went.
+
+    Only class-like names are looked up for the latter: the import system
+    probes the lower case names of submodules here, and that must not
+    import ``compat``.
+    """
+    if name in _LAUNCHER_API:
+        from . import reservation
+
+        return getattr(reservation, name)
+    if name[:1].isupper():
+        from .compat import READER_NAMES, reader_moved
+
+        if name in READER_NAMES:
+            raise reader_moved(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -70,9 +70,9 @@ def _write_all(fd: int, data: bytes, sync: bool) -> None:
         os.close(fd)
 
 
-def write_text_atomic(path: PathLike, text: str) -> None:
+def write_text_atomic(path: PathLike, text: str, *, sync: bool = True) -> None:
     """Replace ``path`` with ``text`` encoded as UTF-8."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+    write_bytes_atomic(path, text.encode("utf-8"), sync=sync)
 
 
 def write_json_atomic(path: PathLike, obj: Any) -> None:

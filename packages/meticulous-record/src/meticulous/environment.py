@@ -90,25 +90,98 @@ def imported_packages() -> dict[str, str]:
     through ``importlib.metadata``: importing that at exit (it pulls in
     ``socket``) makes CPython forget that a KeyboardInterrupt ended the
     program, so it would exit 1 instead of dying by SIGINT; and it is slower.
+
+    It runs at the end of every run, in environments of a hundred
+    distributions, so it reads as little as it can: only the folders on
+    ``sys.path`` that hold an imported module outside the standard library;
+    there a distribution named like the module, or listing it in its small
+    ``top_level.txt``, provides it; the large ``RECORD`` files are searched
+    last, and only until every module left has a provider.
     """
-    imported = {name.partition(".")[0] for name in list(sys.modules)}
+    wanted = _imported_by_folder()
     packages: dict[str, str] = {}
-    for entry in list(sys.path):
-        try:
-            with os.scandir(entry or ".") as listing:
-                infos = [e.name for e in listing if e.name.endswith(_INFO_SUFFIXES)]
-        except OSError:
-            continue
-        for info in infos:
-            name, version = _name_and_version(info)
-            if name is None or name in packages:
-                continue
-            if imported & _top_level_modules(os.path.join(entry, info), name):
-                packages[name] = version
+    for entry in dict.fromkeys(os.path.abspath(entry or ".") for entry in sys.path):
+        modules = wanted.pop(entry, None)
+        if modules:
+            packages.update(_providers(entry, *modules))
     return dict(sorted(packages.items(), key=lambda item: item[0].lower()))
 
 
 _INFO_SUFFIXES = (".dist-info", ".egg-info")
+_STANDARD_MODULES = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(
+    sys.builtin_module_names
+)
+
+
+def _imported_by_folder() -> dict[str, tuple[set[str], set[str]]]:
+    """The imported top-level modules outside the standard library, by the
+    folder they were imported from: (modules, namespace packages), the latter
+    spread over several folders and possibly several distributions."""
+    found: dict[str, tuple[set[str], set[str]]] = {}
+    for name, module in list(sys.modules.items()):
+        if "." in name or name in _STANDARD_MODULES or name == "__main__":
+            continue
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str):
+            folder = os.path.dirname(file)
+            if os.path.basename(file).startswith("__init__."):  # a package
+                folder = os.path.dirname(folder)
+            found.setdefault(os.path.abspath(folder), (set(), set()))[0].add(name)
+            continue
+        try:
+            parts = list(getattr(module, "__path__", None) or ())
+        except TypeError:
+            continue
+        for part in parts:
+            if isinstance(part, str):
+                folder = os.path.abspath(os.path.dirname(part))
+                found.setdefault(folder, (set(), set()))[1].add(name)
+    return found
+
+
+def _providers(entry: str, modules: set[str], namespaces: set[str]) -> dict[str, str]:
+    """The distributions in ``entry`` that provide ``modules`` and
+    ``namespaces``: every one named like a module or listing it in
+    ``top_level.txt``; through ``RECORD`` only the first one found for a
+    module, every one for a namespace package (each provides a part)."""
+    try:
+        with os.scandir(entry) as listing:
+            infos = [e.name for e in listing if e.name.endswith(_INFO_SUFFIXES)]
+    except OSError:
+        return {}
+    unresolved = set(modules)
+    packages: dict[str, str] = {}
+    candidates = []
+    for info in infos:
+        name, version = _name_and_version(info)
+        if name is None:
+            continue
+        own = name.replace("-", "_")
+        if own in unresolved or own.lower() in unresolved:  # numpy, pandas, six
+            packages[name] = version
+            unresolved -= {own, own.lower()}
+        candidates.append((info, name, version, own.lower()))
+
+    def likely_first(candidate: tuple[str, str, str, str]) -> bool:
+        own = candidate[3]
+        return not any(own.startswith(m.lower()) for m in unresolved | namespaces)
+
+    candidates.sort(key=likely_first)  # meticulous_record for meticulous
+    wanted = modules | namespaces
+    for info, name, version, _ in candidates:  # small files: all of them
+        provided = _read_top_level(os.path.join(entry, info), wanted)
+        if provided:
+            packages.setdefault(name, version)
+            unresolved -= provided
+    for info, name, version, _ in candidates:  # large files: only while needed
+        if not (unresolved or namespaces):
+            break
+        if name not in packages:
+            provided = _read_record(os.path.join(entry, info), unresolved | namespaces)
+            if provided:
+                packages[name] = version
+                unresolved -= provided
+    return packages
 
 
 def _name_and_version(info: str) -> tuple[str | None, str]:
@@ -119,26 +192,36 @@ def _name_and_version(info: str) -> tuple[str | None, str]:
     return (name or None), version
 
 
-def _top_level_modules(info: str, name: str) -> set[str]:
-    """The top-level modules a distribution installs: ``top_level.txt``, else
-    the first components of the files in its ``RECORD``, else its own name."""
+def _read_top_level(info: str, modules: set[str]) -> set[str]:
+    """Which of ``modules`` the small ``top_level.txt`` lists."""
     try:
         with open(os.path.join(info, "top_level.txt"), encoding="utf-8") as listing:
-            return {line.strip() for line in listing if line.strip()}
+            return modules & {line.strip() for line in listing}
     except OSError:
-        pass
-    modules = {name.replace("-", "_"), name.replace("-", "_").lower()}
+        return set()
+
+
+def _read_record(info: str, modules: set[str]) -> set[str]:
+    """Which of ``modules`` are a first component of a file in ``RECORD``:
+    a package folder, a ``.py`` module or an extension module."""
+    if os.path.exists(os.path.join(info, "top_level.txt")):
+        return set()  # top_level.txt said it all
     try:
-        with open(os.path.join(info, "RECORD"), encoding="utf-8") as record:
-            for line in record:
-                first = line.split(",", 1)[0].split("/", 1)[0]
-                if first.endswith(".py"):
-                    first = first[:-3]
-                elif first.endswith(".pth") and first.startswith("__editable__"):
-                    continue
-                elif "." in first and not first.endswith((".so", ".pyd")):
-                    continue  # name.dist-info, name.data, scripts
-                modules.add(first.split(".", 1)[0])
+        with open(os.path.join(info, "RECORD"), "rb") as record:
+            text = b"\n" + record.read()
     except OSError:
-        pass
-    return modules
+        return set()
+    return {module for module in modules if _record_lists(text, module)}
+
+
+def _record_lists(text: bytes, module: str) -> bool:
+    start = b"\n" + module.encode("utf-8", "surrogateescape")
+    if start + b"/" in text or start + b".py," in text:
+        return True
+    at = text.find(start + b".")
+    while at != -1:  # an extension module: name.cpython-311-x86_64-linux-gnu.so
+        path = text[at + 1 : text.find(b",", at)]
+        if b"/" not in path and path.endswith((b".so", b".pyd")):
+            return True
+        at = text.find(start + b".", at + 1)
+    return False

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import folders, names, options, running, tags
+from . import folders, options, running
 from .atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from .exceptions import (  # the three meticulous-ml imported from here
     DirtyRepoException,  # noqa: F401
@@ -205,7 +205,7 @@ class Experiment:
         allow_dirty: bool,
         name: str | None,
     ) -> None:
-        from .reservation import reservation_from_environment
+        from .handover import reservation_from_environment
 
         # 1. Everything that can be checked without writing.
         if not isinstance(description, str):
@@ -223,6 +223,8 @@ class Experiment:
                 reservation.experiments_directory or experiments_directory
             )
         elif name is not None:
+            from . import names
+
             experiments_directory = names.group_directory(experiments_directory, name)
             self._extra_metadata["name"] = name
         if self._parent is not None:
@@ -231,6 +233,8 @@ class Experiment:
             project_directory, experiments_directory
         )
         if "name" in self._extra_metadata:
+            from . import names
+
             names.check_group(experiments)
         self._settings["project_directory"] = (
             project  # for child runs, whatever the cwd
@@ -559,6 +563,8 @@ class Experiment:
     def tag(self, values: Mapping[str, Any]) -> None:
         """Set tags in ``tags.json`` (spec §15), kept with any set by readers."""
         if self._folder is not None:
+            from . import tags
+
             tags.update(self._folder, values)
 
     def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:

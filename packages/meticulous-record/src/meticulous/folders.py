@@ -118,13 +118,36 @@ def check_resumable(folder: Path, args: dict[str, Any], sha: str) -> None:
             f"arguments differ ({describe_difference(recorded_args, args)}); use "
             f"another experiment id to record a new run"
         )
-    metadata = read_json_object(folder / "metadata.json") or {}
+    metadata = _recorded_metadata(folder)
     recorded_sha = metadata.get("githead-sha")
     if recorded_sha is not None and recorded_sha != sha:
         raise MismatchedCommitException(
             f"cannot resume experiment {folder.name} in {folder.parent}: it was "
             f"recorded at commit {recorded_sha}, but HEAD is {sha}"
         )
+
+
+def _recorded_metadata(folder: Path) -> dict[str, Any]:
+    """The metadata a resume keeps, or a refusal: a ``metadata.json`` that
+    cannot be read as an object would otherwise be replaced by the resume's,
+    losing the run's recorded start (spec 6)."""
+    path = folder / "metadata.json"
+    if not os.path.lexists(path):
+        return {}
+    try:
+        value = json.loads(read_file(path))
+    except (OSError, ValueError, RecursionError) as error:
+        reason = (error.strerror or str(error)) if isinstance(error, OSError) else error
+        problem = f"cannot be read as JSON ({reason})"
+    else:
+        if isinstance(value, dict):
+            return value
+        problem = f"holds a JSON {type(value).__name__}, not an object"
+    raise InvalidExperimentError(
+        f"cannot resume experiment {folder.name} in {folder.parent}: its "
+        f"{path} {problem}; nothing was changed. Repair or move that file, or "
+        f"use another experiment id"
+    )
 
 
 def describe_difference(recorded: dict[str, Any], new: dict[str, Any]) -> str:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-_running: weakref.WeakSet[Any] = weakref.WeakSet()
+_running: set[Any] = set()  # emptied by unwatch when each experiment stops
 _registered = False
 
 

@@ -44,7 +44,8 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        write_text_atomic(self.path, self._header + self._line(BEATING))
+        # Not synced: after a machine crash the run is dead whatever it says.
+        write_text_atomic(self.path, self._header + self._line(BEATING), sync=False)
         self._thread = threading.Thread(
             target=self._beat, name="meticulous-heartbeat", daemon=True
         )

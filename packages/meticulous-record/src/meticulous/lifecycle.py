@@ -39,7 +39,6 @@ import signal
 import sys
 import threading
 import traceback
-import weakref
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -52,7 +51,7 @@ _WATCHED_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
 # The hooks installed in this process, for the fork handlers (which cannot
 # be unregistered, so they are registered once, on first use), and the
 # signal mask each forking thread had before its fork.
-_installed: weakref.WeakSet[EndOfRun] = weakref.WeakSet()
+_installed: set[EndOfRun] = set()  # until uninstall
 _fork_handlers_registered = False
 _masks_before_fork: dict[int, Any] = {}
 

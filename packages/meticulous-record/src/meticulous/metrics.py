@@ -42,12 +42,11 @@ class MetricsLog:
         self._steps = MetricSteps()
         self.forked = False  # set once this process or its parent forked (spec 2.5)
         self._known_names: set[str] = set()
-        attempt = _attempt_of(folder)  # {"_attempt": n} on rows of a resumed run
-        self._attempt = {"_attempt": attempt} if attempt > 1 else {}
-        self._encode = line_encoder()
-        self._chunks = _c_line_chunks(_readable_unless_media) or _chunks_of(
-            self._encode
-        )
+        # Set up by the first log(), so that a run that logs nothing pays
+        # nothing for it at its start.
+        self._attempt: dict[str, int] = {}
+        self._encode: Callable[[Any], str] = _not_open
+        self._chunks: Chunks = _not_open
 
     def append(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         if type(metrics) is not dict and not isinstance(metrics, Mapping):
@@ -150,8 +149,18 @@ class MetricsLog:
         return self._fd
 
     def _open(self) -> None:
+        attempt = _attempt_of(self.folder)  # {"_attempt": n} on a resumed run's rows
+        self._attempt = {"_attempt": attempt} if attempt > 1 else {}
+        self._encode = line_encoder()
+        self._chunks = _c_line_chunks(_readable_unless_media) or _chunks_of(
+            self._encode
+        )
         self._fd = open_file(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         self._steps.catch_up(self._fd)  # a resumed run continues its counters
+
+
+def _not_open(*_: Any) -> Any:
+    raise AssertionError("MetricsLog used before _open()")
 
 
 class _MediaValue(Exception):

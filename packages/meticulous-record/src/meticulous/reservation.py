@@ -1,15 +1,13 @@
-"""Reservations: a launcher hands a numbered folder to a job (spec section 5).
+"""Reservations, the launcher's side: numbered folders for jobs (spec section 5).
 
 A sweep launcher reserves one folder per job before the job runs, so every
 point of the sweep is visible (QUEUED) at once and its id is known when it
-is submitted. The job itself is the user's unchanged script: the recorder
-finds the reservation through environment variables, not through options
-the user would have to pass.
+is submitted. The job's side, reading the reservation from the environment
+variables the launcher sets, is :mod:`meticulous.handover` (re-exported here).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -18,15 +16,18 @@ from typing import Any
 
 from .atomic import disk_full_error, write_bytes_atomic
 from .exceptions import InvalidExperimentError, MeticulousError
-from .ids import allocate_ids, validate_id
+from .handover import (  # noqa: F401 - the job's side, re-exported
+    ENV_EXPERIMENT_ID,
+    ENV_EXPERIMENTS_DIRECTORY,
+    ENV_LAUNCHER,
+    Reservation,
+    reservation_from_environment,
+)
+from .ids import allocate_ids
 from .jsonable import dumps_document
 from .runinfo import SPEC_VERSION
 from .safepaths import open_directory
 from .status import QUEUED
-
-ENV_EXPERIMENTS_DIRECTORY = "METICULOUS_EXPERIMENTS_DIRECTORY"
-ENV_EXPERIMENT_ID = "METICULOUS_EXPERIMENT_ID"
-ENV_LAUNCHER = "METICULOUS_LAUNCHER"
 
 LauncherInfo = Mapping[str, Any]
 
@@ -277,42 +278,3 @@ def _remove_reservations(directory: Path, experiment_ids: list[str]) -> None:
 
     for experiment_id in experiment_ids:
         shutil.rmtree(directory / experiment_id, ignore_errors=True)
-
-
-class Reservation:
-    """What the environment of a launched job says about its folder."""
-
-    __slots__ = ("experiment_id", "experiments_directory", "launcher")
-
-    def __init__(
-        self,
-        experiment_id: str,
-        experiments_directory: str | None,
-        launcher: dict[str, Any] | None,
-    ) -> None:
-        self.experiment_id = experiment_id
-        self.experiments_directory = experiments_directory
-        self.launcher = launcher
-
-
-def reservation_from_environment(environ: Mapping[str, str]) -> Reservation | None:
-    """The reservation handed over by a launcher, or None when there is none."""
-    experiment_id = environ.get(ENV_EXPERIMENT_ID)
-    if not experiment_id:
-        return None
-    try:
-        validate_id(experiment_id)
-    except InvalidExperimentError as error:
-        raise InvalidExperimentError(f"{ENV_EXPERIMENT_ID}: {error}") from None
-    launcher = None
-    text = environ.get(ENV_LAUNCHER)
-    if text:
-        try:
-            launcher = json.loads(text)
-        except ValueError:
-            launcher = None
-        if not isinstance(launcher, dict):
-            raise InvalidExperimentError(
-                f"{ENV_LAUNCHER} must hold a JSON object, not {text!r}"
-            )
-    return Reservation(experiment_id, environ.get(ENV_EXPERIMENTS_DIRECTORY), launcher)
