@@ -232,6 +232,6 @@ def test_parallel_reading_gives_what_serial_reading_gives(tmp_path):
     frame = experiments(tmp_path).as_dataframe()
     serial = collect(str(tmp_path), frame, ["loss"], "args.lr", workers=1)
     parallel = collect(str(tmp_path), frame, ["loss"], "args.lr", workers=2)
-    assert [(r.id, r.group, r.curves["loss"].values) for r in parallel] == [
-        (r.id, r.group, r.curves["loss"].values) for r in serial
+    assert [(r.id, r.group, list(r.curves["loss"].values)) for r in parallel] == [
+        (r.id, r.group, list(r.curves["loss"].values)) for r in serial
     ]

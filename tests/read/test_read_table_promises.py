@@ -159,3 +159,81 @@ def test_one_experiments_folder_as_dir_says_what_to_type(grid):
         assert result.stdout == ""
         assert "one experiment's folder" in result.stderr
         assert f"meticulous show {grid} 2" in result.stderr
+
+
+@pytest.fixture
+def curves_grid(tmp_path):
+    """Two models, their loss curves (one diverged to NaN) and an accuracy."""
+    runs = [("a", [3.0, 1.0, 2.0]), ("a", [4.0, 3.0]), ("b", [2.0, 0.5, "NaN"])]
+    for i, (model, losses) in enumerate(runs, start=1):
+        rows = [{"loss": loss, "acc": 0.1 * step} for step, loss in enumerate(losses)]
+        write_experiment(
+            tmp_path,
+            i,
+            args={"model": model},
+            default_args={"model": "a"},
+            summary={"loss": 1.0},
+            metrics=rows,
+        )
+    return tmp_path
+
+
+def test_metrics_become_final_and_best_columns(curves_grid):
+    result = meticulous(curves_grid, "--metrics", "loss,acc", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["id"]: row for row in json.loads(result.stdout)}
+    assert rows["1"]["metrics.loss.final"] == 2.0
+    assert rows["1"]["metrics.loss.best"] == 1.0  # a loss: its minimum
+    assert rows["2"]["metrics.acc.best"] == pytest.approx(0.1)  # else the maximum
+    assert rows["3"]["metrics.loss.final"] is None  # NaN: it diverged
+    assert rows["3"]["metrics.loss.best"] == 0.5
+    table = meticulous(curves_grid, "--metrics", "loss", "--sort", "metrics.loss.best")
+    assert "metrics.loss.best" in table.stdout.splitlines()[0]
+    assert [line.split()[0] for line in table.stdout.splitlines()[1:]] == [
+        "3",
+        "1",
+        "2",
+    ]
+    kept = meticulous(
+        curves_grid, "--metrics", "loss", "--filter", "metrics.loss.best < 2", "--json"
+    )
+    assert [row["id"] for row in json.loads(kept.stdout)] == ["1", "3"]
+
+
+def test_groupby_aggregates_metrics_and_sorts_by_them(curves_grid):
+    result = meticulous(
+        curves_grid,
+        "--groupby",
+        "args.model",
+        "--metrics",
+        "loss",
+        "--sort",
+        "metrics.loss.best.mean",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["args.model"] for row in rows] == ["b", "a"]
+    assert set(rows[0]) == {
+        "args.model",
+        "count",
+        *(
+            f"{column}.{statistic}"
+            for column in ("summary.loss", "metrics.loss.final", "metrics.loss.best")
+            for statistic in ("mean", "std", "count")
+        ),
+    }
+    a = rows[1]
+    assert a["metrics.loss.best.mean"] == 2.0  # (1 + 3) / 2
+    assert a["metrics.loss.final.mean"] == 2.5  # (2 + 3) / 2
+    assert rows[0]["metrics.loss.final.count"] == 0  # NaN is not counted
+
+
+def test_metric_columns_follow_appends_the_cache_cannot_see(curves_grid):
+    first = meticulous(curves_grid, "--metrics", "loss", "--json")
+    with open(curves_grid / "2" / "metrics.jsonl", "a") as handle:
+        handle.write('{"_step": 2, "loss": 0.25}\n')  # the folder's mtime stays
+    again = meticulous(curves_grid, "--metrics", "loss", "--json")
+    best = {row["id"]: row["metrics.loss.best"] for row in json.loads(again.stdout)}
+    assert json.loads(first.stdout)[1]["metrics.loss.best"] == 3.0
+    assert best["2"] == 0.25

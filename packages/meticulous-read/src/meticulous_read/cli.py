@@ -103,13 +103,24 @@ def _list_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--groupby",
         metavar="COLS",
-        help="one row per group: count, and mean, std, count of each numeric column",
+        help=(
+            "one row per group: count, and mean, std, count of each numeric result"
+            " (summary.*, and metrics.* of --metrics)"
+        ),
     )
     parser.add_argument("--tail", type=int, metavar="N", help="only the last N rows")
     parser.add_argument(
         "--spark",
         metavar="METRICS",
         help="a sparkline column of each of these metrics (comma list: loss,acc)",
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="METRICS",
+        help=(
+            "columns metrics.<name>.final and metrics.<name>.best of each of these"
+            " metrics (comma list); --groupby aggregates them"
+        ),
     )
     parser.add_argument(
         "--export",
@@ -632,9 +643,10 @@ def list_command(argv: Sequence[str]) -> int:
         hint = _experiment_folder_hint(options.directory)
         if hint is not None:
             return _guarded(lambda: _refuse(hint))
-    # Sparklines read metrics.jsonl, whose appends leave the folder key as it
-    # is: such a listing is never taken from (or put into) the listing cache.
-    if options.no_cache or options.export or options.spark:
+    # Sparklines and --metrics read metrics.jsonl, whose appends leave the
+    # folder key as it is: such a listing is never taken from (or put into)
+    # the listing cache.
+    if options.no_cache or options.export or options.spark or options.metrics:
         return _guarded(lambda: _run_listing(options))
     try:
         listed = list_folders(options.directory)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .detail import _first_line, _same
-from .series import curves_of, lower_is_better
+from .series import curves_of, final_and_best, lower_is_better
 
 if TYPE_CHECKING:
     import git
@@ -43,10 +43,9 @@ def _metric_rows(directory: str, ids: list[str]) -> dict[str, list[Any]]:
         lower = lower_is_better(name)
         finals, bests = [], []
         for found in per_run:
-            curve = found.get(name)
-            finite = curve.finite() if curve else []
-            finals.append(curve.values[-1] if curve and curve.values else None)
-            bests.append((min(finite) if lower else max(finite)) if finite else None)
+            final, best = final_and_best(name, found.get(name))
+            finals.append(final)
+            bests.append(best)
         rows[f"metrics.{name}.final"] = finals
         rows[f"metrics.{name}.best ({'min' if lower else 'max'})"] = bests
     return rows

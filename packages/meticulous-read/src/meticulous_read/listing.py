@@ -103,7 +103,9 @@ def choose_columns(
     elif args_mode == "none":
         arg_columns = []
     chosen += arg_columns
-    chosen += [name for name in names if name.startswith(("summary.", "tags."))]
+    chosen += [
+        name for name in names if name.startswith(("summary.", "metrics.", "tags."))
+    ]
     return [name for name in chosen if name in names]
 
 
@@ -265,6 +267,15 @@ def with_sparks(frame: pd.DataFrame, options: argparse.Namespace) -> pd.DataFram
     return frame.assign(**columns)
 
 
+def with_metrics(frame: pd.DataFrame, directory: str, names: list[str]) -> pd.DataFrame:
+    """The ``--metrics`` columns (final and best value of each metric)."""
+    from .metric_columns import metric_columns
+
+    return frame.assign(
+        **metric_columns([str(i) for i in frame.index], directory, names)
+    )
+
+
 def list_experiments(
     options: argparse.Namespace,
     listed: tuple | None = None,
@@ -288,11 +299,17 @@ def list_experiments(
         outcome.storable = not options.export and experiments.complete
         outcome.running.extend(experiments.running())
     frame = experiments.as_dataframe()
+    metrics = _split(getattr(options, "metrics", None) or "")
+    if metrics and "metrics." in (options.filter or ""):  # the filter needs them
+        frame = with_metrics(frame, options.directory, metrics)
+        metrics = []
     if options.filter:
         try:
             frame = apply_filter(frame, options.filter)
         except FilterError as error:
             raise UsageError(str(error)) from None
+    if metrics:  # read only for the experiments the filter kept
+        frame = with_metrics(frame, options.directory, metrics)
     what = "experiments"
     if options.groupby:  # sorted by its keys or its aggregates (summary.loss.mean)
         shown = choose_columns(frame, experiments, options.columns, options.args)

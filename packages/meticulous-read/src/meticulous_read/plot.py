@@ -88,7 +88,19 @@ def available_cores() -> int:
 
 
 def _curves_or_none(folder: str | None, metrics: list[str]) -> dict:
-    return {} if folder is None else curves(folder, metrics)
+    """The folder's curves as float64 arrays: a worker sends them back as raw
+    bytes instead of a million pickled floats, and drawing needs arrays."""
+    import numpy as np
+
+    found = {} if folder is None else curves(folder, metrics)
+    return {
+        name: Curve(
+            np.asarray(curve.steps, dtype=np.float64),
+            np.asarray(curve.times, dtype=np.float64),
+            np.asarray(curve.values, dtype=np.float64),
+        )
+        for name, curve in found.items()
+    }
 
 
 def _read_curves(
@@ -172,7 +184,7 @@ def _time_axis(runs: list[Run], metric: str) -> tuple[float, str]:
     longest = 0.0
     for run in runs:
         curve = run.curves.get(metric)
-        if curve and curve.times:
+        if curve is not None and len(curve.times):
             finite = [t for t in curve.times if math.isfinite(t)]
             if finite:
                 longest = max(longest, finite[-1] - finite[0])
@@ -183,37 +195,57 @@ def _time_axis(runs: list[Run], metric: str) -> tuple[float, str]:
     return 1.0, "s"
 
 
-def _x_values(curve: Curve, x: str, divisor: float) -> list[float]:
+def _x_values(curve: Curve, x: str, divisor: float) -> Any:
+    import numpy as np
+
     if x == "step":
-        return curve.steps
-    start = next((t for t in curve.times if math.isfinite(t)), 0.0)
-    return [(t - start) / divisor for t in curve.times]
+        return np.asarray(curve.steps, dtype=np.float64)
+    times = np.asarray(curve.times, dtype=np.float64)
+    finite = times[np.isfinite(times)]
+    start = finite[0] if len(finite) else 0.0
+    return (times - start) / divisor
 
 
-def decimated(
-    xs: list[float], ys: list[float], buckets: int = DRAWN_BUCKETS
-) -> tuple[list[float], list[float]]:
+def _first_of_each(mask: Any, segment: Any) -> Any:
+    """The first index where ``mask`` holds, in each segment that has one."""
+    import numpy as np
+
+    where = np.flatnonzero(mask)
+    return where[np.unique(segment[where], return_index=True)[1]]
+
+
+def decimated(xs: Any, ys: Any, buckets: int = DRAWN_BUCKETS) -> tuple[Any, Any]:
     """At most four points per bucket (first, min, max, last), in order.
 
     A 10,000-step curve on a figure a thousand pixels wide draws the same
     envelope from 4,000 points as from all of them, in a fraction of the
-    time and file size; short curves are drawn as they are.
+    time and file size; short curves are drawn as they are. NaN is neither
+    a bucket's min nor its max; the first of equal extremes is kept.
     """
+    import numpy as np
+
+    xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
     count = len(ys)
     if count <= 4 * buckets:
         return xs, ys
-    keep: list[int] = []
-    for bucket in range(buckets):
-        start = bucket * count // buckets
-        end = (bucket + 1) * count // buckets
-        part = ys[start:end]
-        finite = [i for i, y in enumerate(part) if not math.isnan(y)]  # min/max
-        chosen = {start, end - 1}
-        if finite:
-            chosen.add(start + min(finite, key=part.__getitem__))
-            chosen.add(start + max(finite, key=part.__getitem__))
-        keep.extend(sorted(chosen))
-    return [xs[i] for i in keep], [ys[i] for i in keep]
+    bucket = np.arange(buckets)
+    starts, ends = bucket * count // buckets, (bucket + 1) * count // buckets
+    segment = np.repeat(bucket, ends - starts)
+    missing = np.isnan(ys)
+    low, high = np.where(missing, np.inf, ys), np.where(missing, -np.inf, ys)
+    lowest = np.minimum.reduceat(low, starts)[segment]
+    highest = np.maximum.reduceat(high, starts)[segment]
+    keep = np.unique(
+        np.concatenate(
+            [
+                starts,
+                ends - 1,
+                _first_of_each((low == lowest) & ~missing, segment),
+                _first_of_each((high == highest) & ~missing, segment),
+            ]
+        )
+    )
+    return xs[keep], ys[keep]
 
 
 def check_options(x: str, smooth: float) -> None:
@@ -282,10 +314,12 @@ def draw(
                     colour = colour_of[run.group]
                     label = _text(run.group)  # under the legend's title, `by`
                 xs = _x_values(curve, x, divisor)
+                values = np.asarray(curve.values, dtype=np.float64)
                 if smooth > 0:
-                    raw_x, raw_y = decimated(xs, curve.values)
+                    raw_x, raw_y = decimated(xs, values)
                     ax.plot(raw_x, raw_y, color=colour, alpha=0.25, linewidth=0.8)
-                drawn_x, drawn_y = decimated(xs, smoothed(curve.values, smooth))
+                    values = smoothed(values.tolist(), smooth)
+                drawn_x, drawn_y = decimated(xs, values)
                 points += len(drawn_y)
                 ax.plot(
                     drawn_x,

@@ -150,3 +150,13 @@ def lower_is_better(name: str) -> bool:
     """Whether a metric's best value is its minimum: losses and errors, by name."""
     lowered = name.lower()
     return any(word in lowered for word in LOWER_IS_BETTER)
+
+
+def final_and_best(name: str, curve: Curve | None) -> tuple[float | None, float | None]:
+    """The curve's last value and its best finite one (None where there is none)."""
+    if curve is None or not len(curve.values):
+        return None, None
+    finite = curve.finite()
+    if not finite:
+        return curve.values[-1], None
+    return curve.values[-1], min(finite) if lower_is_better(name) else max(finite)
