@@ -267,8 +267,9 @@ AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
 ProctrackType=proctrack/linuxproc
-# Memory is enforced (cgroup.conf: ConstrainRAMSpace), so a job over its --mem
-# is OOM-killed by the kernel and ends OUT_OF_MEMORY, as on a real cluster.
+# task/cgroup enforces memory (cgroup.conf: ConstrainRAMSpace), so a job over
+# its --mem is OOM-killed by the kernel and ends OUT_OF_MEMORY, as on a real
+# cluster; task/none where this machine has no v1 memory controller.
 TaskPlugin=$TASK_PLUGIN
 ReturnToService=2
 SlurmdParameters=config_overrides
@@ -663,4 +664,4 @@ done
 
 wait_until "sacct" 60 sacct_ok || die "sacct does not answer" "$LOG_DIR/slurmdbd.log" "$LOG_DIR/slurmctld.log"
 
-log "cluster '$CLUSTER' up: $(nodes_summary) ($CPUS CPUs, ${REAL_MEMORY} MB each) in partition '$PARTITION'; sacct answers; logs in $LOG_DIR"
+log "cluster '$CLUSTER' up: $(nodes_summary) ($CPUS CPUs, ${REAL_MEMORY} MB each, $TASK_PLUGIN) in partition '$PARTITION'; sacct answers; logs in $LOG_DIR"

@@ -1,8 +1,9 @@
 """Reading sacct's lines (job and steps) into one final state per job.
 
-The cluster tests produce FAILED, TIMEOUT and CANCELLED for real; the test
-cluster enforces no memory limit, so OUT_OF_MEMORY and NODE_FAIL lines are
-given here in the form sacct prints them (``sacct -n -P -o
+The cluster tests produce FAILED, TIMEOUT, CANCELLED and OUT_OF_MEMORY
+for real (test_scheduler.py). NODE_FAIL would take a node down under the
+other tests' jobs, so its lines are given here, as are the OOM lines a real
+kill printed, in the form sacct prints them (``sacct -n -P -o
 JobID,State,ExitCode``).
 """
 

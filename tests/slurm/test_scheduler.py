@@ -209,11 +209,12 @@ def test_a_job_over_its_memory_is_oom_killed_and_ends_out_of_memory(project):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "(slurm: OUT_OF_MEMORY)" in result.stdout
     (folder,) = project.experiment_folders()
+    job_id = sweep_record(project)["points"][0]["job-ids"][0]
     word, message = read_status(folder)
     assert word == "ERROR"
+    assert message.startswith(f"slurm job {job_id} ended OUT_OF_MEMORY (step 0)")
     assert "killed by SIGKILL" in message and "out of memory" in message
     assert "survived" not in (folder / "stdout").read_text()
-    job_id = sweep_record(project)["points"][0]["job-ids"][0]
     steps = subprocess.run(
         ["sacct", "-n", "-P", "-j", job_id, "-o", "JobID,State"],
         capture_output=True,
