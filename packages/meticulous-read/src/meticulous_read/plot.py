@@ -93,12 +93,12 @@ def _curves_or_none(folder: str | None, metrics: list[str]) -> dict:
     import numpy as np
 
     found = {} if folder is None else curves(folder, metrics)
+
+    def floats(values: list[float]) -> Any:  # an array where Curve says list
+        return np.asarray(values, dtype=np.float64)
+
     return {
-        name: Curve(
-            np.asarray(curve.steps, dtype=np.float64),
-            np.asarray(curve.times, dtype=np.float64),
-            np.asarray(curve.values, dtype=np.float64),
-        )
+        name: Curve(floats(curve.steps), floats(curve.times), floats(curve.values))
         for name, curve in found.items()
     }
 
@@ -318,7 +318,7 @@ def draw(
                 if smooth > 0:
                     raw_x, raw_y = decimated(xs, values)
                     ax.plot(raw_x, raw_y, color=colour, alpha=0.25, linewidth=0.8)
-                    values = smoothed(values.tolist(), smooth)
+                    values = np.asarray(smoothed(values.tolist(), smooth))
                 drawn_x, drawn_y = decimated(xs, values)
                 points += len(drawn_y)
                 ax.plot(
