@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import folders, options, running
-from .atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from .atomic import (
+    write_bytes_atomic,
+    write_fully,
+    write_json_atomic,
+    write_text_atomic,
+)
 from .exceptions import (  # the three meticulous-ml imported from here
     DirtyRepoException,  # noqa: F401
     ExperimentFinishedError,
@@ -24,6 +29,15 @@ from .exceptions import (  # the three meticulous-ml imported from here
     MeticulousError,
     MismatchedArgsException,  # noqa: F401
     MismatchedCommitException,  # noqa: F401
+)
+from .filenames import (
+    ARGS_FILE,
+    DEFAULT_ARGS_FILE,
+    DIRTY_PATCH_FILE,
+    METADATA_FILE,
+    STDERR_FILE,
+    SUMMARY_FILE,
+    UNTRACKED_FILE,
 )
 from .ids import validate_id
 from .jsonable import dumps_document, readable
@@ -41,8 +55,8 @@ if TYPE_CHECKING:
     from .environment import GpuQuery
     from .folders import FolderHold
     from .gitstate import RepoState
+    from .handover import Reservation
     from .metrics import MetricsLog
-    from .reservation import Reservation
     from .sources import SourceScan
 
 
@@ -284,7 +298,7 @@ class Experiment:
         self.curexpdir = str(folder)
         try:
             self._metadata = {**rank_metadata(self._rank), **self._start_environment()}
-            write_json_atomic(record / "metadata.json", self._metadata)
+            write_json_atomic(record / METADATA_FILE, self._metadata)
             self._host, self._pid = self._metadata["host"], self._metadata["pid"]
             self._start_watching()
         except BaseException as error:
@@ -362,7 +376,7 @@ class Experiment:
     ) -> dict[str, Any]:
         folder = self._folder
         assert folder is not None
-        previous = folders.read_json_object(folder / "metadata.json") or {}
+        previous = folders.read_json_object(folder / METADATA_FILE) or {}
         metadata = start_metadata(
             previous,
             resumed=mode == folders.RESUME,
@@ -381,14 +395,14 @@ class Experiment:
         self._record_sources(self._untracked_at_start)
         metadata.update(self._extra_metadata)
         if mode != folders.RESUME:
-            write_json_atomic(folder / "args.json", args_document)
-            write_json_atomic(folder / "default_args.json", defaults_document)
-        write_json_atomic(folder / "metadata.json", metadata)
+            write_json_atomic(folder / ARGS_FILE, args_document)
+            write_json_atomic(folder / DEFAULT_ARGS_FILE, defaults_document)
+        write_json_atomic(folder / METADATA_FILE, metadata)
         if dirty is not None and (
-            mode != folders.RESUME or not (folder / "dirty.patch").exists()
+            mode != folders.RESUME or not (folder / DIRTY_PATCH_FILE).exists()
         ):
-            write_bytes_atomic(folder / "dirty.patch", dirty[0])
-            write_text_atomic(folder / "untracked.txt", dirty[1])
+            write_bytes_atomic(folder / DIRTY_PATCH_FILE, dirty[0])
+            write_text_atomic(folder / UNTRACKED_FILE, dirty[1])
         self._host, self._pid = metadata["host"], metadata["pid"]
         return metadata
 
@@ -553,7 +567,7 @@ class Experiment:
             raise InvalidSummaryError(
                 f"summary() takes a dict of names to values, not {type(values).__name__}"
             )
-        path = self._record / "summary.json"
+        path = self._record / SUMMARY_FILE
         if self._summary is None:
             self._summary = folders.read_json_object(path) or {}
         merged = {**self._summary, **values}
@@ -668,13 +682,13 @@ class Experiment:
         record = self._record
         try:
             if stderr_text:
-                _append_text(record / "stderr", stderr_text)
+                _append_text(record / STDERR_FILE, stderr_text)
             self._end_facts()
             if self._rank.distributed and self._rank.rank == 0:
                 word, message = self._collect_rank_ends(word, message)
             write_status(record, word, message)
             self._metadata.update({"end-timestamp": now(), "exit-code": exit_code})
-            write_json_atomic(record / "metadata.json", self._metadata)
+            write_json_atomic(record / METADATA_FILE, self._metadata)
         except OSError as error:
             raise folders.failed_end(record, word, error) from None
         finally:
@@ -760,7 +774,6 @@ def _append_text(path: Path, text: str) -> None:
 
     fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
-        while data:
-            data = data[os.write(fd, data) :]
+        write_fully(fd, data)
     finally:
         os.close(fd)
