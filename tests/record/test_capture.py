@@ -11,6 +11,28 @@ import sys
 from record_helpers import child_env, run, status_of, wait_for, write_script
 
 
+def test_c_printf_left_in_libc_buffers_reaches_the_file_at_the_end(project):
+    """``printf`` into a pipe stays in libc's buffer until ``fflush``: the end
+    of the run flushes it into the capture, not after it (C code loaded
+    through ctypes here; an extension module's ``printf`` is the same)."""
+    write_script(
+        project,
+        "printf.py",
+        """\
+        import ctypes
+        from meticulous import Experiment
+        experiment = Experiment({})
+        ctypes.CDLL(None).printf(b"from C printf\\n")
+        experiment.finish()
+        print("after the run", flush=True)
+        """,
+    )
+    done = run(project, "printf.py", env={"PYTHONUNBUFFERED": ""})  # libc buffers
+    assert done.returncode == 0, done.stderr
+    assert (project / "experiments" / "1" / "stdout").read_text() == "from C printf\n"
+    assert done.stdout == "from C printf\nafter the run\n"
+
+
 def test_python_c_level_and_child_output_are_all_captured(project):
     write_script(
         project,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from record_helpers import git, read_json, run, snapshot, status_of, write_script
 
 SCRIPT = """\
@@ -114,3 +115,23 @@ def test_repository_without_commits_is_a_clear_error(tmp_path):
     assert done.returncode == 1
     assert "no commit yet" in done.stderr
     assert not (tmp_path / "experiments").exists()
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_the_commit_message_is_recorded_as_git_log_gives_it(project, packed):
+    """Read from HEAD's loose object when it is one, else from ``git log``:
+    the same text either way (a multi-line message, a non-ASCII subject)."""
+    write_script(
+        project, "train.py", "from meticulous import Experiment\nExperiment({})\n"
+    )
+    (project / "model.py").write_text("LAYERS = 3\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "Dropout à 0.1\n\nWhy: the loss\n  plateaued.\n")
+    if packed:
+        git(project, "gc", "-q")
+        assert not list((project / ".git" / "objects").glob("[0-9a-f][0-9a-f]/*"))
+    assert run(project, "train.py").returncode == 0
+    logged = git(project, "log", "-1", "--format=%B").removesuffix("\n")
+    metadata = read_json(project / "experiments" / "1" / "metadata.json")
+    assert metadata["githead-message"] == logged
+    assert metadata["githead-sha"] == git(project, "rev-parse", "HEAD").strip()

@@ -303,7 +303,9 @@ def _foreign_c_code_loaded() -> bool:
     """An extension module from outside the standard library, or ctypes."""
     if any(name in sys.modules for name in _STDIO_MODULES):
         return True
-    standard = os.path.dirname(os.__file__)  # lib/pythonX.Y
+    # The standard library's extension modules; site-packages may lie
+    # beside it (an interpreter used without a virtualenv).
+    standard = os.path.join(os.path.dirname(os.__file__), "lib-dynload", "")
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
         if (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -155,7 +156,7 @@ class Experiment:
         self._summary: dict[str, Any] | None = None
         self._metrics: MetricsLog | None = None
         self._lock: FolderHold | None = None
-        self._stoppers: list[Any] = []  # what started, stopped in reverse order
+        self._stoppers = ExitStack()  # what started, stopped in reverse order
         if self.norecord:
             self.curexpdir = "."
             running.enter(self)
@@ -324,7 +325,9 @@ class Experiment:
         defaults_document = _recordable(self.default_args, "default_args")
         require_tee()
         self._sources = SourceScan.start(project, [experiments])
-        repo = read_repo_state(project)
+        repo = read_repo_state(
+            project, self._sources.toplevel if self._sources else None
+        )
         untracked = self._sources.untracked() if self._sources else []
         self._untracked_at_start = untracked
         if not allow_dirty:
@@ -366,7 +369,7 @@ class Experiment:
 
     def _write_start_files(
         self,
-        mode: str,
+        mode: folders.FolderMode,
         args_document: dict[str, Any],
         defaults_document: dict[str, Any],
         description: str,
@@ -454,7 +457,7 @@ class Experiment:
         claim = self._lock.claim if self._lock is not None else None
         heartbeat = Heartbeat(folder, self._host, self._pid, claim)
         heartbeat.start()
-        self._stoppers.append(heartbeat.stop)
+        self._stoppers.callback(heartbeat.stop)
         write_status(folder, RUNNING)
         self._running = True
         for fd, name in ((1, "stdout"), (2, "stderr")):
@@ -463,15 +466,15 @@ class Experiment:
                 StreamTee(name, fd, folder / name),
             ):
                 tee.start()
-                self._stoppers.append(tee.stop)
+                self._stoppers.callback(tee.stop)
         self._metrics = MetricsLog(folder)
         hooks = EndOfRun(self._end_at_exit)
         hooks.install()
-        self._stoppers.append(hooks.uninstall)
+        self._stoppers.callback(hooks.uninstall)
         from . import forks
 
         forks.watch(self)
-        self._stoppers.append(lambda: forks.unwatch(self))
+        self._stoppers.callback(forks.unwatch, self)
 
     def _forked(self) -> None:
         """This process or its parent just forked: share steps via the file."""
@@ -723,15 +726,14 @@ class Experiment:
         except OSError as error:
             print(f"meticulous: {error.strerror or error}", file=sys.stderr, flush=True)
 
-    def _stop_parts(self) -> list[Exception]:
-        """Stop hooks, capture and heartbeat, all of them even if one fails."""
-        failures: list[Exception] = []
-        while self._stoppers:
-            try:
-                self._stoppers.pop()()
-            except Exception as error:  # noqa: BLE001 - stop the others, then raise
-                failures.append(error)
-        return failures
+    def _stop_parts(self) -> list[BaseException]:
+        """Stop hooks, capture and heartbeat, all of them even if one fails
+        (the ExitStack calls every callback); the failure, if any."""
+        try:
+            self._stoppers.close()
+        except Exception as error:  # noqa: BLE001 - the end is written first, then raised
+            return [error]
+        return []
 
     def _release_lock(self) -> None:
         if self._lock is not None:

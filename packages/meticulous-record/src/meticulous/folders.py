@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,17 @@ from .runinfo import hostname
 from .safepaths import RECORDER_FILES, check_folder, read_file
 from .status import QUEUED, read_status
 
-NEW = "new"  # the folder does not exist yet: create it
-CLAIM = "claim"  # a launcher's QUEUED reservation: start a new run in it
-RESUME = "resume"  # an experiment recorded before: continue it
-RECOVER = "recover"  # a folder whose start was cut off: start a new run in it
+
+class FolderMode(Enum):
+    """What a run does with the folder it records into (spec 3, 5, 6, 12.5)."""
+
+    NEW = "new"  # the folder does not exist yet: create it
+    CLAIM = "claim"  # a launcher's QUEUED reservation: start a new run in it
+    RESUME = "resume"  # an experiment recorded before: continue it
+    RECOVER = "recover"  # a folder whose start was cut off: start a new run in it
+
+
+NEW, CLAIM, RESUME, RECOVER = FolderMode
 
 
 def resolve_directories(
@@ -84,7 +92,7 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def decide(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> str:
+def decide(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> FolderMode:
     """NEW, CLAIM or RESUME for an explicit or reserved id; raise on mismatch."""
     if not folder.exists() and not folder.is_symlink():
         return NEW
@@ -193,7 +201,7 @@ def choose_and_lock(
     resume: bool,
     args: dict[str, Any],
     sha: str,
-) -> tuple[str, Path, FolderHold]:
+) -> tuple[FolderMode, Path, FolderHold]:
     """``(mode, folder, lock)``: the folder this run records into, locked.
 
     No id: with ``resume``, the latest matching experiment, else a newly
@@ -259,7 +267,7 @@ def _allocate(experiments: Path) -> str:
         raise failure from None
 
 
-def _create(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> str:
+def _create(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> FolderMode:
     """mkdir an explicit id's folder; if another process just made it, decide again."""
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -44,8 +44,14 @@ class RepoState:
         return bool(self.changed_files)
 
 
-def read_repo_state(project_directory: str | os.PathLike[str]) -> RepoState:
-    """Inspect the repository holding ``project_directory``; change nothing."""
+def read_repo_state(
+    project_directory: str | os.PathLike[str], toplevel: Path | None = None
+) -> RepoState:
+    """Inspect the repository holding ``project_directory``; change nothing.
+
+    With the work tree's ``toplevel`` known, HEAD's message is read from its
+    loose object when it is one (:mod:`gitobjects`), saving ``git log``.
+    """
     import subprocess
 
     cwd = os.fspath(project_directory)
@@ -53,14 +59,21 @@ def read_repo_state(project_directory: str | os.PathLike[str]) -> RepoState:
     status_command += ["--untracked-files=no", "--ignore-submodules=none"]
     try:
         status = _start(status_command, cwd)
-        head = _start([*_GIT, "log", "-1", "--format=%H%x00%B", "HEAD"], cwd)
+        local = None
+        if toplevel is not None:
+            from .gitobjects import head_commit
+
+            local = head_commit(toplevel)
+        head = None
+        if local is None:
+            head = _start([*_GIT, "log", "-1", "--format=%H%x00%B", "HEAD"], cwd)
     except FileNotFoundError:
         raise NotAGitRepositoryError(
             "the git command was not found: meticulous needs git to record "
             "which code ran"
         ) from None
     status_out, status_err = status.communicate()
-    head_out, _ = head.communicate()
+    head_out, _ = head.communicate() if head is not None else (b"", b"")
     if status.returncode != 0:
         reason = status_err.decode("utf-8", "replace").strip()
         raise NotAGitRepositoryError(
@@ -73,8 +86,10 @@ def read_repo_state(project_directory: str | os.PathLike[str]) -> RepoState:
         raise NotAGitRepositoryError(
             f"the git repository of {cwd} has no commit yet: commit your code first"
         )
+    if local is not None and local[0] == sha:
+        return RepoState(sha, local[1], changed, cwd)
     logged_sha, _, message = head_out.decode("utf-8", "replace").partition("\0")
-    if head.returncode != 0 or logged_sha != sha:  # HEAD moved in between
+    if head is None or head.returncode != 0 or logged_sha != sha:  # HEAD moved
         command = [*_GIT, "log", "-1", "--format=%B", sha]
         rerun = subprocess.run(command, cwd=cwd, capture_output=True, check=True)
         message = rerun.stdout.decode("utf-8", "replace")

@@ -143,7 +143,7 @@ def tracked_by_index(toplevel: Path, names: list[str]) -> set[str] | None:
     """
     if "GIT_INDEX_FILE" in os.environ or "GIT_DIR" in os.environ:
         return None
-    git_dir = _git_dir(toplevel)
+    git_dir = git_dir_of(toplevel)
     if git_dir is None:
         return None
     try:
@@ -173,7 +173,7 @@ def _in_index(data: bytes, path: bytes) -> bool:
     return False
 
 
-def _git_dir(toplevel: Path) -> str | None:
+def git_dir_of(toplevel: Path) -> str | None:
     """``toplevel/.git``, or where a ``.git`` file (a worktree, a submodule)
     points."""
     dot_git = os.path.join(toplevel, ".git")
