@@ -13,6 +13,7 @@ import time
 import warnings
 
 import pytest
+from cli_runner import meticulous as run_in_process
 from helpers.synth import age_folder, write_experiment, write_json
 from meticulous_read import Experiments, MeticulousReadWarning
 
@@ -173,23 +174,12 @@ def test_broken_folders_are_read_again_once_repaired_in_place(tmp_path):
 
 
 def meticulous(*args, columns=None):
-    """The command as a user runs it, piped (so no terminal width, no colours)."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("COLUMNS", "NO_COLOR") and not key.startswith("GIT_")
-    }
-    environment.update({"TZ": "UTC", "PATH": os.devnull})
-    if columns is not None:
-        environment["COLUMNS"] = str(columns)
-    return subprocess.run(
-        [sys.executable, "-m", "meticulous_read", *map(str, args)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """The command as a user runs it, piped (so no terminal width, no colours).
+
+    In-process (:mod:`cli_runner`): the rule that a cache hit never imports
+    pandas, which needs a fresh process, is test_read_cli's.
+    """
+    return run_in_process(*args, columns=columns)
 
 
 def listing_files(directory) -> list:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 from typing import Any
 
 from . import cachedir, safeio
@@ -41,7 +42,6 @@ FILE_NAME = "snapshots-v2.json"
 CACHE_LIMIT = 2048 * safeio.MiB  # about 2 KiB a folder: a million folders fit
 
 FolderKey = tuple  # (mtime_ns, ctime_ns, inode)
-Entries = dict  # folder name -> (FolderKey, snapshot or None)
 # The snapshot fields that hold a JSON object (or None); a snapshot with any
 # other field is not cached, so a field added to folder.py is never dropped.
 JSON_FIELDS = ("metadata", "args", "default_args", "summary", "tags")
@@ -170,18 +170,32 @@ def load(directory: str) -> dict[str, list]:
     return {}
 
 
-def save(directory: str, entries: Entries, texts: dict | None = None) -> bool:
-    """Store the entries in the first place that takes them; False if none did."""
-    encoded: dict[str, list] = {}
-    payload = {
-        "format": CACHE_FORMAT,
-        "version": CACHE_VERSION,
-        "directory": os.path.abspath(directory),
-        "entries": encoded,
-    }
-    for name, (key, snapshot) in entries.items():
-        entry = _encode(key, snapshot, (texts or {}).get(name))
-        if entry is not None:
-            encoded[name] = entry
-    data = json.dumps(payload, separators=(",", ":")).encode("ascii")
+def entry_text(
+    key: FolderKey, snapshot: Snapshot | None, read: dict | None = None
+) -> str | None:
+    """The entry's JSON text as :func:`save` writes it; None when not cacheable."""
+    entry = _encode(key, snapshot, read)
+    return None if entry is None else json.dumps(entry, separators=(",", ":"))
+
+
+def save(directory: str, entries: dict[str, str | list]) -> bool:
+    """Store the entries in the first place that takes them; False if none did.
+
+    Each entry is its JSON text (:func:`entry_text`) or, for one kept from the
+    file loaded, the list :func:`load` gave: written back as it was read.
+    """
+    head = json.dumps(
+        {
+            "format": CACHE_FORMAT,
+            "version": CACHE_VERSION,
+            "directory": os.path.abspath(directory),
+        },
+        separators=(",", ":"),
+    )
+    dumps = partial(json.dumps, separators=(",", ":"))
+    body = ",".join(
+        f"{dumps(name)}:{entry if type(entry) is str else dumps(entry)}"
+        for name, entry in entries.items()
+    )
+    data = f'{head[:-1]},"entries":{{{body}}}}}'.encode("ascii")
     return cachedir.write_first(directory, FILE_NAME, data)

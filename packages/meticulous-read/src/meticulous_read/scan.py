@@ -130,9 +130,10 @@ def scan(directory: str, use_cache: bool = True, listed: Listed | None = None) -
     )
     result = Scan(directory=directory, scanned_at=scanned_at, links=sorted(links))
     previous = cache.load(directory) if use_cache else {}
-    kept: cache.Entries = {}
+    kept: dict[str, str | list] = {}  # name -> entry: its JSON text, or as loaded
     changed = False
     snapshots: list[Snapshot | None] = []
+    entries: list[str | list | None] = []  # what the cache would store of each
     missing: list[int] = []
     for row, (name, _, key) in enumerate(folders):
         raw = previous.get(name) if key is not None else None
@@ -140,23 +141,21 @@ def scan(directory: str, use_cache: bool = True, listed: Listed | None = None) -
             cache.decode(raw) if raw is not None and tuple(raw[:3]) == key else None
         )
         snapshots.append(None if cached is None else cached[1])
+        entries.append(None if cached is None else raw)
         if cached is None:
             missing.append(row)
     if missing:
         changed = True
         read = read_snapshots([folders[row] for row in missing], keep_texts=use_cache)
-        for row, snapshot in zip(missing, read):
-            snapshots[row] = snapshot
-    texts: dict[str, dict] = {}  # as read from the files: what the cache stores
-    for (name, path, key), snapshot in zip(folders, snapshots):
-        if snapshot is not None and "texts" in snapshot:
-            texts[name] = snapshot.pop("texts")
+        for row, found in zip(missing, read):
+            snapshots[row], entries[row] = found if use_cache else (found, None)
+    for (name, path, key), snapshot, entry in zip(folders, snapshots, entries):
         if (
-            key is not None
+            entry is not None
             and cache.is_settled(key, result.scanned_at)
             and (snapshot is None or not snapshot["problems"])
         ):
-            kept[name] = (key, snapshot)
+            kept[name] = entry
         if snapshot is None:
             result.not_experiments.append(name)
         else:
@@ -165,7 +164,7 @@ def scan(directory: str, use_cache: bool = True, listed: Listed | None = None) -
     result.ids = sorted(result.snapshots, key=sort_key)
     result.not_experiments.sort()
     if use_cache and (changed or kept.keys() != previous.keys()):
-        cache.save(directory, kept, texts)
+        cache.save(directory, kept)
     return result
 
 
@@ -174,10 +173,23 @@ CHUNK = 500
 
 
 def _read_chunk(folders: list, keep_texts: bool = False) -> list:
-    return [
-        read_snapshot(path, name, follow_link=False, keep_texts=keep_texts)
-        for name, path, _ in folders
-    ]
+    """Snapshots; with ``keep_texts``, (snapshot, its cache entry's JSON text or None).
+
+    The entry is encoded here, in the worker that read the files, from
+    their bytes as read: the parent only joins the texts.
+    """
+    if not keep_texts:
+        return [
+            read_snapshot(path, name, follow_link=False) for name, path, _ in folders
+        ]
+    found = []
+    for name, path, key in folders:
+        snapshot = read_snapshot(path, name, follow_link=False, keep_texts=True)
+        texts = snapshot.pop("texts", None) if snapshot is not None else None
+        storable = key is not None and (snapshot is None or not snapshot["problems"])
+        entry = cache.entry_text(key, snapshot, texts) if storable else None
+        found.append((snapshot, entry))
+    return found
 
 
 def _workers() -> int:
@@ -193,6 +205,8 @@ def _workers() -> int:
 
 def read_snapshots(folders: list, keep_texts: bool = False) -> list:
     """Each folder's snapshot, in order; in parallel processes when there are many.
+
+    ``keep_texts`` gives (snapshot, cache entry) pairs (:func:`_read_chunk`).
 
     Reading is half system calls and half JSON parsing, which holds the
     GIL, so threads barely help; forked processes read chunks side by side
