@@ -153,6 +153,18 @@ def wait_for_status(folder: Path, words: tuple[str, ...], timeout: float = 120) 
     return wait_for(current, timeout, f"{folder} to reach {words}")
 
 
+def wait_until_train_py_runs(folder: Path, timeout: float = 120) -> None:
+    """train.py past ``Experiment.from_parser``. The recorder writes RUNNING
+    before its signal handlers are in place, so a stop sent the moment the
+    folder says RUNNING can kill the run before it may record INTERRUPTED."""
+    stdout = folder / "stdout"
+    wait_for(
+        lambda: stdout.exists() and "train.py version 1" in stdout.read_text(),
+        timeout,
+        f"train.py to run in {folder}",
+    )
+
+
 def squeue_state(job_id: str) -> str | None:
     completed = subprocess.run(
         ["squeue", "-h", "-j", job_id, "-o", "%T"],

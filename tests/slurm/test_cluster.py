@@ -25,6 +25,7 @@ from slurm_helpers import (
     sweep_record,
     wait_for,
     wait_for_status,
+    wait_until_train_py_runs,
 )
 
 pytestmark = pytest.mark.usefixtures("slurm_cluster")
@@ -93,7 +94,7 @@ def start_held_point(project, name: str):
     assert run_cli("sweep", str(sweep), cwd=project.root).returncode == 0
     (job_id,) = sweep_record(project)["points"][0]["job-ids"]
     (folder,) = project.experiment_folders()
-    wait_for_status(folder, ("RUNNING",))
+    wait_until_train_py_runs(folder)
     return job_id, folder
 
 
@@ -289,7 +290,7 @@ def test_past_max_requeues_a_timed_out_job_says_it_was_not_requeued(project):
     assert run_cli("sweep", str(sweep), cwd=project.root).returncode == 0
     (job_id,) = sweep_record(project)["points"][0]["job-ids"]
     (folder,) = project.experiment_folders()
-    wait_for_status(folder, ("RUNNING",))
+    wait_until_train_py_runs(folder)
 
     subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
     wait_for_status(folder, ("ERROR",), timeout=60)

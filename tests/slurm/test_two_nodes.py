@@ -28,6 +28,7 @@ from slurm_helpers import (
     sweep_record,
     wait_for,
     wait_for_status,
+    wait_until_train_py_runs,
 )
 
 SLURM_SECTION = """\
@@ -208,7 +209,7 @@ def test_a_requeued_job_restarting_on_the_other_node_resumes_its_own_folder(
     assert run_cli("sweep", str(sweep), cwd=project.root).returncode == 0
     (job_id,) = sweep_record(project)["points"][0]["job-ids"]
     (folder,) = project.experiment_folders()
-    wait_for_status(folder, ("RUNNING",))
+    wait_until_train_py_runs(folder)
     first = read_json(folder / "metadata.json")["slurm"]["node"]
     assert first in two_nodes
     other = next(node for node in two_nodes if node != first)
