@@ -139,3 +139,53 @@ def test_a_planted_frame_is_ignored(varied, plant):
     data = _valid(varied)
     (varied / FRAME).write_bytes(plant(data))
     pd.testing.assert_frame_equal(frame_of(varied), built)
+
+
+def _corrupt_part(data: bytes, kind: str, part: int, payload: bytes) -> bytes:
+    """The file with the start of one part of the first ``kind`` column replaced."""
+    import json
+
+    magic = data[: data.index(b"\n") + 1]
+    (length,) = struct.unpack_from("<Q", data, len(magic))
+    base = len(magic) + 8 + length
+    header = json.loads(data[len(magic) + 8 : base])
+    column = next(c for c in header["columns"] if c["kind"] == kind)
+    offset, size = column["parts"][part]
+    assert len(payload) <= size
+    at = base + offset
+    return data[:at] + payload + data[at + len(payload) :]
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [
+        # text offsets that run backwards, then past the column's bytes
+        lambda data: _corrupt_part(data, "utf8", 1, struct.pack("<q", 1)),
+        lambda data: _corrupt_part(data, "utf8", 1, struct.pack("<qqq", 0, 9, 3)),
+        lambda data: _corrupt_part(data, "utf8", 1, struct.pack("<qq", 0, 2**40)),
+        # a row naming a distinct value that does not exist
+        lambda data: _corrupt_part(data, "objects", 0, struct.pack("<i", 10**6)),
+        lambda data: _corrupt_part(data, "objects", 0, struct.pack("<i", -1)),
+    ],
+    ids=["offsets-start", "offsets-backwards", "offsets-outside", "code", "negative"],
+)
+def test_a_frame_with_lying_columns_is_ignored(varied, plant):
+    built = frame_of(varied, cache=False)
+    valid = _valid(varied)
+    planted = plant(valid)
+    assert planted != valid
+    (varied / FRAME).write_bytes(planted)
+    pd.testing.assert_frame_equal(frame_of(varied), built)
+    assert (varied / FRAME).read_bytes() == valid  # refused, and built again
+
+
+def test_a_frame_whose_rows_all_name_one_huge_value_is_refused():
+    from meticulous_read.frame_cache import _decode_objects
+
+    huge = ("[" + ",".join(["[" + ",".join(["1"] * 1000) + "]"]) + "]").encode()
+    rows = 100_000  # each row would copy a 1,000-item list
+    codes = bytes(4 * rows)
+    with pytest.raises(ValueError, match="expands"):
+        _decode_objects([memoryview(codes), memoryview(huge)], rows, budget=10**6)
+    column = _decode_objects([memoryview(codes[:40]), memoryview(huge)], 10, 10**6)
+    assert column[0] == column[1] and column[0] is not column[1]  # own copies

@@ -36,7 +36,7 @@ import pandas as pd
 
 from . import cachedir, safeio
 from .status import death_of
-from .table import object_array
+from .table import object_array, text_dtype
 
 FILE_NAME = "frame-v1.bin"
 MAGIC = b"meticulous-read frame v1\n"
@@ -50,11 +50,6 @@ _FIXED = {
     "bool": np.dtype("?"),
 }
 _UNITS = ("s", "ms", "us", "ns")
-
-
-def _text_dtype() -> Any:
-    """The dtype pandas gives a column of strings (``str``, or object before 3)."""
-    return pd.Series(["text"]).dtype
 
 
 def _encode_texts(values: list) -> list[bytes] | None:
@@ -135,7 +130,7 @@ def _text_list(mask: np.ndarray, offsets: np.ndarray, data: bytes) -> list:
 def _text_array(pieces: list, rows: int) -> Any:
     """A text column in pandas' own string dtype, through pyarrow when it has it."""
     mask, offsets, data = _decode_texts(pieces, rows)
-    dtype = _text_dtype()
+    dtype = text_dtype()
     if getattr(dtype, "storage", None) == "pyarrow":
         import pyarrow as pa
 
@@ -156,7 +151,7 @@ def _text_array(pieces: list, rows: int) -> Any:
 def _encode_column(series: pd.Series) -> tuple[dict, list[bytes]] | None:
     """(header entry, buffers) for one column; None when it cannot be stored."""
     dtype = series.dtype
-    if dtype == _text_dtype() and dtype != object:
+    if dtype == text_dtype() and dtype != object:
         if getattr(dtype, "storage", None) == "pyarrow":
             return {"kind": "utf8"}, _arrow_text_parts(series)
         texts = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]

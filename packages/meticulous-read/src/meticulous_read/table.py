@@ -55,11 +55,32 @@ def has_nested(values: dict) -> bool:
     return False
 
 
+def text_dtype() -> Any:
+    """The dtype pandas gives a column of strings (``str``, or object before 3)."""
+    return pd.Series(["text"]).dtype
+
+
+def text_array(values: list) -> Any:
+    """Strings (and None) in pandas' own string dtype; through pyarrow when
+    pandas keeps strings there, which is several times faster than letting
+    pandas infer it from the list."""
+    dtype = text_dtype()
+    if getattr(dtype, "storage", None) != "pyarrow":
+        return values  # pandas infers its version's own string dtype
+    import pyarrow as pa
+
+    try:
+        strings = pa.array(values, type=pa.large_string())
+    except (pa.ArrowException, UnicodeError, TypeError):  # a lone surrogate, ...
+        return values
+    return pd.array(strings, dtype=dtype)
+
+
 def typed_array(values: list) -> Any:
     """Numbers as numbers (NaN/Infinity strings included), the rest as objects."""
     kinds = set(map(type, values))
+    missing = _NONE in kinds
     kinds.discard(_NONE)
-    missing = len(kinds) < len(set(map(type, values)))
     if not kinds:
         return object_array(values)
     if kinds == {bool}:
@@ -90,7 +111,7 @@ def typed_array(values: list) -> Any:
                 dtype=np.float64,
             )
     if kinds == {str}:
-        return values  # pandas infers its version's own string dtype
+        return text_array(values)
     return object_array(values)
 
 
@@ -113,29 +134,28 @@ def timestamp_array(values: list) -> Any:
 
 
 class ColumnBuilder:
-    """Collects values row by row into named lists, one per column."""
+    """Collects values row by row into lists, one per (flattened) key.
+
+    Columns are keyed by the key itself and named with the section's
+    prefix once, at the end: no string is built per value.
+    """
 
     def __init__(self, rows: int) -> None:
         self.rows = rows
         self.columns: dict[str, list] = {}
 
-    def put(self, name: str, row: int, value: Any) -> None:
-        column = self.columns.get(name)
-        if column is None:
-            column = self.columns[name] = [None] * self.rows
-        column[row] = value
-
-    def put_section(self, prefix: str, row: int, values: dict | None) -> None:
+    def put_section(self, row: int, values: dict | None) -> None:
         if not values:
             return
         columns = self.columns
-        items = flat_items(values) if has_nested(values) else values.items()
-        for key, value in items:
-            name = prefix + key
-            column = columns.get(name)
+        for key, value in flat_items(values) if has_nested(values) else values.items():
+            column = columns.get(key)
             if column is None:
-                column = columns[name] = [None] * self.rows
+                column = columns[key] = [None] * self.rows
             column[row] = value
+
+    def named(self, prefix: str) -> dict[str, list]:
+        return {prefix + str(key): values for key, values in self.columns.items()}
 
 
 def build_table(
@@ -150,28 +170,30 @@ def build_table(
     promoted: dict[str, list] = {key: [None] * rows for key in PROMOTED_METADATA}
     args_section, summary_section = sections["args"], sections["summary"]
     metadata_section, tags_section = sections["metadata"], sections["tags"]
+    promoted_get = promoted.get
     for row, snapshot in enumerate(snapshots):
-        args_section.put_section("args.", row, snapshot["args"])
-        summary_section.put_section("summary.", row, snapshot["summary"])
+        args_section.put_section(row, snapshot["args"])
+        summary_section.put_section(row, snapshot["summary"])
         tags = snapshot.get("tags")  # absent from snapshots cached before §15
         if tags:
-            tags_section.put_section("tags.", row, tags)
+            tags_section.put_section(row, tags)
         metadata = snapshot["metadata"]
         if metadata:
             rest = {}
             for key, value in metadata.items():
-                column = promoted.get(key)
+                column = promoted_get(key)
                 if column is None:
                     rest[key] = value
                 else:
                     column[row] = value
-            metadata_section.put_section("metadata.", row, rest)
+            metadata_section.put_section(row, rest)
 
     start = timestamp_array(promoted["timestamp"])
     end = timestamp_array(promoted["end-timestamp"])
+    words, messages = zip(*statuses) if statuses else ((), ())
     columns: dict[str, Any] = {
-        "status": [word for word, _ in statuses],
-        "status_message": [message for _, message in statuses],
+        "status": text_array(list(words)),
+        "status_message": text_array(list(messages)),
         "start": start,
         "end": end,
         "duration": (pd.Series(end) - pd.Series(start)).array,
@@ -182,7 +204,7 @@ def build_table(
     for name, values in (extra_columns or {}).items():
         columns[name] = typed_array(values)
     for section in SECTIONS:
-        for name, values in sections[section].columns.items():
+        for name, values in sections[section].named(section + ".").items():
             columns[name] = typed_array(values)
     index = pd.Index(ids, name="id", dtype=object)
     if not columns or rows == 0:
