@@ -22,7 +22,7 @@ VALUES = [
     None,
     {"lr": 0.001, "layers": [64, [32, []], {}], "name": 'é "q"\n\t\x00\u2028'},
     {"launcher": {"name": "meticulous-slurm", "point": 3, "ok": False, "x": None}},
-    {1: "int key", None: "null key", 2.5: "float key", True: "bool key"},
+    {1: "int key", None: "null key", 2.5: "float key", False: "bool key"},
     {"nan": math.nan, "inf": -math.inf, "path": Path("/a/b"), "t": (1, 2), "s": {2, 1}},
     [[[[{"deep": [1.25, "x"]}]]]],
 ]

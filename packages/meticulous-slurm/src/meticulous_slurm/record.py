@@ -25,7 +25,6 @@ from typing import Any
 
 from meticulous.atomic import write_text_atomic
 from meticulous.ids import META_FOLDER
-from meticulous.jsonable import dumps_document
 
 from .errors import SweepError
 from .job import PointSpec
@@ -238,10 +237,27 @@ def create_sweep_folder(
 
 
 def write_record(folder: Path, record: SweepRecord) -> None:
-    """Atomically, indented as the recorder's own files are (its encoder is
-    three times faster than the stdlib's with an indent: a 1,000-point record
-    is written twice per submission)."""
-    write_text_atomic(folder / RECORD_FILE, dumps_document(record.to_json()))
+    """Atomically; the record holds JSON types only, so the stdlib encoder
+    (no readable-form conversion as the recorder's values need) is enough."""
+    write_text_atomic(folder / RECORD_FILE, record_text(record))
+
+
+def record_text(record: SweepRecord) -> str:
+    """One key a line, and one line per point and per submission.
+
+    The C encoder writes only compact JSON; with an indent the stdlib
+    encodes in pure Python, and a 1,000-point record (written twice per
+    submission) took 35 ms instead of 3.
+    """
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    lines = []
+    for key, value in record.to_json().items():
+        if key in ("points", "submissions") and value:
+            items = ",\n  ".join(encode(item) for item in value)
+            lines.append(f"{encode(key)}: [\n  {items}\n ]")
+        else:
+            lines.append(f"{encode(key)}: {encode(value)}")
+    return "{\n " + ",\n ".join(lines) + "\n}\n"
 
 
 def read_record(folder: Path) -> SweepRecord:
