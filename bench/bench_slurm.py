@@ -218,8 +218,8 @@ def submission(repo: Path, submitted: list[str]) -> dict[str, list[float]]:
     import_time = run_process(
         [PYTHON, "-c", "import meticulous_slurm.cli"], cwd=repo
     ).wall
-    # The cost of the reservations alone, in process: one batch, as the sweep
-    # reserves them (spec §5).
+    # The cost of the reservations alone, in process: one batch, called as the
+    # sweep calls it (launch.py: sync=False, spec §5).
     from meticulous import reserve_experiments
 
     start = time.perf_counter()
@@ -228,6 +228,7 @@ def submission(repo: Path, submitted: list[str]) -> dict[str, list[float]]:
         [{"lr": index} for index in range(POINTS)],
         launcher={"name": "bench"},
         note="b",
+        sync=False,
     )
     times["import"] = [import_time]
     times["reserve"] = [time.perf_counter() - start]
@@ -348,7 +349,10 @@ def main() -> int:
             "",
         ),
         (
-            f"  of which: `reserve_experiments` of {POINTS:,} points (in process)",
+            (
+                f"  of which: `reserve_experiments(sync=False)` of {POINTS:,} points"
+                " (in process, as the sweep calls it)"
+            ),
             fmt_time(median["reserve"]),
             "",
             "",
