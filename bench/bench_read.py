@@ -1,7 +1,8 @@
 """Benchmarks of the reader (meticulous-read) against the floor and mlflow.
 
-Prints one markdown section on stdout; progress goes to stderr. Each variant
-runs in its own process on a synthetic experiments folder (``synth.py``);
+Prints its result (``results.Result``) as JSON on stdout; progress goes to
+stderr. Each variant (bench/scripts/read/) runs in its own process on a
+synthetic experiments folder (``synth.py``);
 DataFrame figures are timed inside the process, after the imports, so the
 floor (which imports nothing) and the readers are compared on the reading
 itself. The ``meticulous`` command is timed as a whole process, as a user
@@ -10,6 +11,7 @@ waits for it.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -21,6 +23,7 @@ from common import (
     OUT_DIR,
     PYTHON,
     QUICK,
+    SCRIPTS_ROOT,
     BenchError,
     Series,
     console_script,
@@ -33,167 +36,12 @@ from common import (
     run_json,
     run_process,
     scratch_dir,
-    verdict,
 )
+from results import Result, Target, emit
 
-# The five files the reader's table needs (meticulous_read/folder.py).
-TABLE_FILES = (
-    "STATUS",
-    "metadata.json",
-    "args.json",
-    "default_args.json",
-    "summary.json",
-)
-
-FLOOR = f"""\
-import json, os, sys, time
-
-FILES = {TABLE_FILES!r}
-directory = sys.argv[1]
-start = time.perf_counter()
-count = size = 0
-with os.scandir(directory) as entries:
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        count += 1
-        for name in FILES:
-            try:
-                with open(os.path.join(entry.path, name), "rb") as handle:
-                    size += len(handle.read())
-            except FileNotFoundError:
-                pass
-seconds = time.perf_counter() - start
-print(json.dumps({{"seconds": seconds, "rows": count, "bytes": size}}))
-"""
-
-# What a researcher would write without a reader: json.loads and one DataFrame.
-PLAIN_DATAFRAME = """\
-import json, os, resource, sys, time
-
-import pandas as pd
-
-directory = sys.argv[1]
-after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-start = time.perf_counter()
-rows, ids = [], []
-with os.scandir(directory) as entries:
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        row = {}
-        try:
-            with open(os.path.join(entry.path, "STATUS"), "rb") as handle:
-                word, _, message = handle.read().decode().partition("\\n")
-            row["status"], row["status_message"] = word, message
-        except FileNotFoundError:
-            pass
-        for name, prefix in (("args.json", "args."), ("summary.json", "summary."),
-                             ("metadata.json", "metadata."),
-                             ("default_args.json", None)):
-            try:
-                with open(os.path.join(entry.path, name), "rb") as handle:
-                    data = json.loads(handle.read())
-            except FileNotFoundError:
-                continue
-            if prefix:
-                for key, value in data.items():
-                    row[prefix + key] = value
-        rows.append(row)
-        ids.append(entry.name)
-order = sorted(range(len(ids)), key=lambda i: int(ids[i]))
-frame = pd.DataFrame([rows[i] for i in order], index=[ids[i] for i in order])
-seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "rows": len(frame), "columns": frame.shape[1],
-                  "after_import_kib": after_import}))
-"""
-
-READER = """\
-import json, resource, sys, time, warnings
-
-started = time.perf_counter()
-import meticulous_read
-from meticulous_read import Experiments  # the package loads pandas on first use
-
-imported = time.perf_counter() - started
-after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-directory, mode = sys.argv[1], sys.argv[2]
-warnings.simplefilter("ignore")  # RUNNING-but-dead runs warn; not measured here
-start = time.perf_counter()
-frame = Experiments(directory, cache=mode == "cache").as_dataframe()
-seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "rows": len(frame), "columns": frame.shape[1],
-                  "import": imported, "after_import_kib": after_import}))
-"""
-
-MLFLOW_CREATE = """\
-import random, sys, time
-
-import mlflow
-from mlflow.entities import Metric, Param
-from mlflow.tracking import MlflowClient
-
-uri, count = sys.argv[1], int(sys.argv[2])
-mlflow.set_tracking_uri(uri)
-client = MlflowClient()
-experiment = client.create_experiment("synth")
-rng = random.Random(0)
-shas = [f"{rng.getrandbits(160):040x}" for _ in range(30)]
-choices = {
-    "lr": [0.0001, 0.0003, 0.001, 0.003, 0.01],
-    "batch_size": [32, 64, 128, 256],
-    "epochs": [10, 20, 50],
-    "model": ["mlp", "cnn", "resnet18", "vit-tiny"],
-    "optimizer": ["adam", "sgd", "adamw"],
-    "seed": [0, 1, 2, 3, 4],
-}
-start0 = int((time.time() - 100 * 86400) * 1000)
-for number in range(1, count + 1):
-    start = start0 + number * 1000
-    run = client.create_run(
-        experiment,
-        start_time=start,
-        tags={
-            "mlflow.runName": f"run-{number}",
-            "mlflow.source.git.commit": shas[number * 30 // (count + 1)],
-            "mlflow.source.name": "train.py",
-            "mlflow.user": "alice",
-        },
-    )
-    run_id = run.info.run_id
-    params = [Param(k, str(rng.choice(v))) for k, v in choices.items()]
-    metrics = [
-        Metric("loss", rng.uniform(0.05, 2.0), start, 0),
-        Metric("accuracy", rng.uniform(0.5, 0.99), start, 0),
-        Metric("best_epoch", rng.randrange(10), start, 0),
-    ]
-    client.log_batch(run_id, metrics=metrics, params=params)
-    status = "FINISHED" if rng.random() < 0.9 else "FAILED"
-    client.set_terminated(run_id, status, end_time=start + 600_000)
-"""
-
-MLFLOW_SEARCH = """\
-import json, sys, time
-
-import mlflow
-
-uri = sys.argv[1]
-mlflow.set_tracking_uri(uri)
-experiment = mlflow.get_experiment_by_name("synth").experiment_id
-start = time.perf_counter()
-frame = mlflow.search_runs([experiment], max_results=200_000)
-seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "rows": len(frame), "columns": frame.shape[1]}))
-"""
-
-SCRIPTS = {
-    "floor.py": FLOOR,
-    "plain_dataframe.py": PLAIN_DATAFRAME,
-    "reader.py": READER,
-    "mlflow_create.py": MLFLOW_CREATE,
-    "mlflow_search.py": MLFLOW_SEARCH,
-}
-# Bump when MLFLOW_CREATE changes: cached mlflow stores are then rebuilt.
+# The measured programs; each runs as its own process.
+SCRIPTS_DIR = SCRIPTS_ROOT / "read"
+# Bump when scripts/read/mlflow_create.py changes: cached stores are then rebuilt.
 MLFLOW_VERSION = 1
 
 
@@ -215,7 +63,16 @@ def mlflow_store(count: int, work: Path) -> tuple[str, str]:
     database.unlink(missing_ok=True)
     log(f"creating {count:,} mlflow runs in {database}")
     started = time.perf_counter()
-    run_process([PYTHON, str(work / "mlflow_create.py"), uri, str(count)], cwd=work)
+    run_process(
+        [
+            PYTHON,
+            str(SCRIPTS_DIR / "mlflow_create.py"),
+            uri,
+            str(count),
+            json.dumps(synth.CHOICES),
+        ],
+        cwd=work,
+    )
     took = time.perf_counter() - started
     marker.write_text(stamp)
     log(f"... took {took:.0f} s")
@@ -264,7 +121,7 @@ def measure(size: Size, work: Path, repeats: int, mlflow_uri: str | None) -> Non
     listing_out = work / "listing.out"
 
     def script(name: str, *args: str):
-        return lambda: run_json([PYTHON, str(work / name), *args], cwd=work)
+        return lambda: run_json([PYTHON, str(SCRIPTS_DIR / name), *args], cwd=work)
 
     def listing_run(*options: str):
         return lambda: (
@@ -314,7 +171,12 @@ def cell(size: Size, name: str, floor: str = "floor", inner: bool = True) -> str
     return fmt_time(value)
 
 
-def report(sizes: list[Size], repeats: dict[int, int], mlflow_notes: list[str]) -> str:
+def report(
+    sizes: list[Size],
+    repeats: dict[int, int],
+    mlflow_notes: list[str],
+    targets: list[Target],
+) -> str:
     header = ["variant"] + [f"{s.count:,} experiments" for s in sizes]
     frame_rows = [
         [name] + [cell(s, name) for s in sizes]
@@ -374,77 +236,140 @@ def report(sizes: list[Size], repeats: dict[int, int], mlflow_notes: list[str]) 
             ]
         )
 
-    targets = []
+    lines = []  # the Targets subsection, one sentence a target
     by_count = {s.count: s for s in sizes}
+
+    def add(target: Target, sentence: str) -> None:
+        targets.append(target)
+        lines.append(sentence.format(verdict=target.marked))
+
     ten = by_count.get(10_000)
     if ten and "meticulous_read, no cache" in ten.inner and "floor" in ten.inner:
-        ratio = (
-            ten.inner["meticulous_read, no cache"].median / ten.inner["floor"].median
-        )
-        targets.append(
+        floor_median = ten.inner["floor"].median
+        mine = ten.inner["meticulous_read, no cache"].median
+        ratio = mine / floor_median
+        add(
+            Target(
+                "10,000 experiments into a DataFrame within 1.5x the floor (no cache)",
+                fmt_time(mine),
+                f"floor ({fmt_time(floor_median)})",
+                fmt_ratio(ratio),
+                ratio <= 1.5,
+            ),
             f"10,000 experiments into a DataFrame within 1.5x the floor (no cache): "
-            f"{fmt_ratio(ratio)}, {verdict(ratio <= 1.5)}."
+            f"{fmt_ratio(ratio)}, {{verdict}}.",
         )
         if "json + DataFrame" in ten.inner:
-            plain = ten.inner["json + DataFrame"].median / ten.inner["floor"].median
-            targets.append(f"(The plain json + DataFrame script: {fmt_ratio(plain)}.)")
+            plain = ten.inner["json + DataFrame"].median / floor_median
+            lines.append(f"(The plain json + DataFrame script: {fmt_ratio(plain)}.)")
     if ten and listing_names[0] in ten.process:
         first = ten.process[listing_names[0]].median
         again = ten.process.get(listing_names[1])
-        targets.append(
-            f"Listing 10,000 in under 1.5 s: first listing {fmt_time(first)}, "
-            f"{verdict(first < 1.5)}"
-            + (
-                f"; repeated {fmt_time(again.median)}, {verdict(again.median < 1.5)}."
-                if again
-                else "."
-            )
+        first_target = Target(
+            "`meticulous DIR` of 10,000, first listing, under 1.5 s",
+            fmt_time(first),
+            "1.5 s",
+            fmt_ratio(first / 1.5),
+            first < 1.5,
         )
+        targets.append(first_target)
+        sentence = (
+            f"Listing 10,000 in under 1.5 s: first listing {fmt_time(first)}, "
+            f"{first_target.marked}"
+        )
+        if again:
+            again_target = Target(
+                "`meticulous DIR` of 10,000, repeated, under 1.5 s",
+                fmt_time(again.median),
+                "1.5 s",
+                fmt_ratio(again.median / 1.5),
+                again.median < 1.5,
+            )
+            targets.append(again_target)
+            sentence += f"; repeated {fmt_time(again.median)}, {again_target.marked}"
+        lines.append(sentence + ".")
     hundred = by_count.get(100_000) or (sizes[-1] if QUICK else None)
     if hundred and {"meticulous_read, no cache", "floor"} <= hundred.inner.keys():
-        ratio = (
-            hundred.inner["meticulous_read, no cache"].median
-            / hundred.inner["floor"].median
-        )
-        targets.append(
+        floor_median = hundred.inner["floor"].median
+        mine = hundred.inner["meticulous_read, no cache"].median
+        ratio = mine / floor_median
+        add(
+            Target(
+                f"{hundred.count:,} experiments into a DataFrame within 2x the floor "
+                "(no cache)",
+                fmt_time(mine),
+                f"floor ({fmt_time(floor_median)})",
+                fmt_ratio(ratio),
+                ratio <= 2,
+            ),
             f"{hundred.count:,} experiments into a DataFrame within 2x the floor "
-            f"(no cache): {fmt_ratio(ratio)}, {verdict(ratio <= 2)}."
+            f"(no cache): {fmt_ratio(ratio)}, {{verdict}}.",
         )
     if hundred and "meticulous_read, cached" in hundred.inner:
         warm = hundred.inner["meticulous_read, cached"].median
-        targets.append(
+        add(
+            Target(
+                f"warm `Experiments(...).as_dataframe()` of {hundred.count:,} "
+                "in at most 1 s",
+                fmt_time(warm),
+                "1 s",
+                fmt_ratio(warm),
+                warm <= 1,
+            ),
             f"Warm `Experiments(...).as_dataframe()` of {hundred.count:,} in at most "
-            f"1 s: {fmt_time(warm)}, {verdict(warm <= 1)}."
+            f"1 s: {fmt_time(warm)}, {{verdict}}.",
         )
     if growths:
         count, growth = growths[-1]
         per = growth * 1024 / count
-        targets.append(
+        add(
+            Target(
+                f"at most 2 KiB of memory per experiment ({count:,}, no cache)",
+                f"{per:.1f} KiB",
+                "2 KiB",
+                fmt_ratio(per / 2),
+                per <= 2,
+            ),
             f"At most 2 KiB of memory per experiment ({count:,}, no cache, the "
-            f"reading process's own peak): {per:.1f} KiB, {verdict(per <= 2)}."
+            f"reading process's own peak): {per:.1f} KiB, {{verdict}}.",
         )
     if (
         hundred
         and listing_names[0] in hundred.process
         and listing_names[1] in hundred.process
     ):
-        ratio = (
-            hundred.process[listing_names[0]].median
-            / hundred.process[listing_names[1]].median
-        )
-        targets.append(
+        first = hundred.process[listing_names[0]].median
+        again_median = hundred.process[listing_names[1]].median
+        ratio = first / again_median
+        add(
+            Target(
+                f"repeated `meticulous DIR` of {hundred.count:,} at least 10x faster "
+                "than the first",
+                fmt_time(again_median),
+                f"first listing ({fmt_time(first)})",
+                f"{ratio:.2f}x faster",
+                ratio >= 10,
+            ),
             f"Repeated listing of {hundred.count:,} at least 10x faster than the "
-            f"first: {fmt_ratio(ratio)}, {verdict(ratio >= 10)}."
+            f"first: {fmt_ratio(ratio)}, {{verdict}}.",
         )
     if len(growths) >= 3:
         (n0, g0), (n1, g1), (n2, g2) = growths[-3:]
         low, high = (g1 - g0) / (n1 - n0), (g2 - g1) / (n2 - n1)
         linear = high <= 1.5 * low
-        targets.append(
+        slope_ratio = high / low if low > 0 else float("nan")
+        add(
+            Target(
+                "memory grows linearly (a further experiment's cost at most 1.5x)",
+                f"{high * 1024:.1f} KiB from {n1:,} to {n2:,}",
+                f"{low * 1024:.1f} KiB from {n0:,} to {n1:,}",
+                fmt_ratio(slope_ratio),
+                linear,
+            ),
             "Memory grows linearly: the memory each further experiment costs from "
-            f"{n1:,} to {n2:,} is {high / low if low > 0 else float('nan'):.2f} times "
+            f"{n1:,} to {n2:,} is {slope_ratio:.2f} times "
             f"what it cost from {n0:,} to {n1:,} (linear: at most 1.5): "
-            f"{verdict(linear)}."
+            "{verdict}.",
         )
 
     imports = [
@@ -456,7 +381,6 @@ def report(sizes: list[Size], repeats: dict[int, int], mlflow_notes: list[str]) 
     repeats_text = ", ".join(f"{n:,}: {r}" for n, r in repeats.items())
     return "\n\n".join(
         [
-            "## Reader (meticulous-read)\n\n"
             "Synthetic experiments folders written by `bench/synth.py` in the spec's "
             "format (6 args, 3 summary values, full metadata, 85% SUCCESS, 9% ERROR "
             "with a traceback, INTERRUPTED, dead RUNNING and QUEUED runs, stdout and "
@@ -501,7 +425,7 @@ def report(sizes: list[Size], repeats: dict[int, int], mlflow_notes: list[str]) 
                 ],
                 memory_rows,
             ),
-            "### Targets\n\n" + "\n".join(f"- {t}" for t in targets),
+            "### Targets\n\n" + "\n".join(f"- {line}" for line in lines),
             *(["Notes:\n\n" + "\n".join(f"- {n}" for n in notes)] if notes else []),
         ]
     )
@@ -514,8 +438,6 @@ def main() -> int:
     work = scratch_dir("read")
     started = time.perf_counter()
     try:
-        for name, text in SCRIPTS.items():
-            (work / name).write_text(text)
         sizes = []
         mlflow_notes = []
         for count in counts:
@@ -542,8 +464,10 @@ def main() -> int:
             "15 ms here (three sqlite transactions: create, log_batch, terminate), so "
             "100,000 runs would take about 25 minutes to set up."
         )
-        print(report(sizes, repeats, mlflow_notes))
-        print(read_plot.section(work, log))  # issue 9: `meticulous plot`
+        targets: list[Target] = []
+        detail = report(sizes, repeats, mlflow_notes, targets)
+        plot = read_plot.section(work, log, targets)  # issue 9: `meticulous plot`
+        emit(Result("Reader (meticulous-read)", detail + "\n\n" + plot, targets))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log(f"done in {time.perf_counter() - started:.0f} s")

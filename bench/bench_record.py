@@ -1,6 +1,7 @@
 """Benchmarks of the recorder (meticulous-record) against sacred, mlflow and the floor.
 
-Prints one markdown section on stdout; progress goes to stderr. Every figure
+Prints its result (``results.Result``: targets and markdown detail) as JSON on
+stdout; progress goes to stderr. The measured programs are bench/scripts/record/. Every figure
 is a whole child process (or a loop timed inside one), because what a
 researcher pays is the process: interpreter, imports, git, files, exit.
 """
@@ -19,6 +20,8 @@ from pathlib import Path
 from common import (
     PYTHON,
     QUICK,
+    ROOT,
+    SCRIPTS_ROOT,
     BenchError,
     ProcessRun,
     Series,
@@ -34,314 +37,13 @@ from common import (
     run_json,
     run_process,
     scratch_dir,
-    verdict,
 )
+from results import Result, Target, emit
 
-# --- the scripts every variant runs ------------------------------------------
-
-ARGPARSE = """\
-import argparse
-
-parser = argparse.ArgumentParser(description="a trivial training script")
-parser.add_argument("--lr", type=float, default=0.01)
-parser.add_argument("--epochs", type=int, default=3)
-parser.add_argument("--model", default="mlp")
-parser.add_argument("--lines", type=int, default=0)
-"""
-
-BODY = """\
-print(f"training {args.model} with lr={args.lr} for {args.epochs} epochs")
-for i in range(args.lines):
-    print(f"step {i}: loss={1 / (i + 1):.6f}")
-"""
-
-PLAIN = ARGPARSE + "args = parser.parse_args()\n" + BODY
-
-RECORDED = (
-    ARGPARSE
-    + """\
-from meticulous import Experiment
-
-Experiment.add_argument_group(parser)
-with Experiment.from_parser(parser) as experiment:
-    args = parser.parse_args()
-"""
-    + "".join(f"    {line}\n" for line in BODY.splitlines())
-)
-
-SACRED = """\
-from sacred import Experiment
-from sacred.observers import FileStorageObserver
-
-ex = Experiment("trivial")
-ex.observers.append(FileStorageObserver("sacred_runs"))
-
-
-@ex.config
-def config():
-    lr = 0.01
-    epochs = 3
-    model = "mlp"
-
-
-@ex.automain
-def main(lr, epochs, model):
-    print(f"training {model} with lr={lr} for {epochs} epochs")
-"""
-
-MLFLOW = (
-    ARGPARSE
-    + """\
-import mlflow
-
-args = parser.parse_args()
-with mlflow.start_run():
-    mlflow.log_params(vars(args))
-"""
-    + "".join(f"    {line}\n" for line in BODY.splitlines())
-)
-
-# Logging: ``--n`` rows of ``--metrics`` values each; the last stdout line is
-# a JSON object with the loop's own time.
-LOG_ARGS = """\
-import argparse, json, time
-
-parser = argparse.ArgumentParser()
-parser.add_argument("--n", type=int, default=0)
-parser.add_argument("--metrics", type=int, default=1)
-"""
-
-NAMES = '["loss", "accuracy", "lr", "grad_norm", "throughput"][: args.metrics]'
-
-LOG_METICULOUS = (
-    LOG_ARGS
-    + f"""\
-from meticulous import Experiment
-
-Experiment.add_argument_group(parser)
-experiment = Experiment.from_parser(parser)
-args = parser.parse_args()
-names = {NAMES}
-start = time.perf_counter()
-for i in range(args.n):
-    value = 1.0 / (i + 1)
-    experiment.log({{name: value for name in names}})
-loop = time.perf_counter() - start
-experiment.finish()
-print(json.dumps({{"loop": loop}}))
-"""
-)
-
-LOG_FLOOR = (
-    LOG_ARGS
-    + f"""\
-parser.add_argument("--flush", action="store_true")
-args = parser.parse_args()
-names = {NAMES}
-start = time.perf_counter()
-with open("floor-metrics.jsonl", "a", encoding="utf-8") as out:
-    for i in range(args.n):
-        value = 1.0 / (i + 1)
-        row = {{"_step": i, "_time": time.time()}}
-        row.update((name, value) for name in names)
-        out.write(json.dumps(row, ensure_ascii=False) + "\\n")
-        if args.flush:
-            out.flush()
-loop = time.perf_counter() - start
-print(json.dumps({{"loop": loop}}))
-"""
-)
-
-LOG_SACRED = """\
-import json, time
-
-from sacred import Experiment
-from sacred.observers import FileStorageObserver
-
-ex = Experiment("log")
-ex.observers.append(FileStorageObserver("sacred_runs"))
-
-
-@ex.config
-def config():
-    n = 0
-    metrics = 1
-
-
-@ex.automain
-def main(n, metrics, _run):
-    names = ["loss", "accuracy", "lr", "grad_norm", "throughput"][:metrics]
-    start = time.perf_counter()
-    for i in range(n):
-        value = 1.0 / (i + 1)
-        for name in names:
-            _run.log_scalar(name, value, i)
-    print(json.dumps({"loop": time.perf_counter() - start}))
-"""
-
-LOG_MLFLOW = (
-    LOG_ARGS
-    + f"""\
-import mlflow
-
-args = parser.parse_args()
-names = {NAMES}
-with mlflow.start_run():
-    start = time.perf_counter()
-    for i in range(args.n):
-        value = 1.0 / (i + 1)
-        mlflow.log_metrics({{name: value for name in names}}, step=i)
-    loop = time.perf_counter() - start
-print(json.dumps({{"loop": loop}}))
-"""
-)
-
-# One of many processes started at once: it imports everything, says it is
-# ready, blocks on a shared lock the parent holds, then starts an experiment.
-CONCURRENT_CHILD = """\
-import fcntl, json, os, sys, time
-
-from meticulous import Experiment
-
-
-def floor_allocate(directory):
-    # The spec's protocol (section 4) with nothing else: a blocking flock, the
-    # hint, mkdir, the hint written atomically (fsync + rename).
-    meta = os.path.join(directory, ".meticulous")
-    os.makedirs(meta, exist_ok=True)
-    hint = os.path.join(meta, "last-id")
-    fd = os.open(os.path.join(meta, "ids.lock"), os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            with open(hint) as handle:
-                number = int(handle.read())
-        except (FileNotFoundError, ValueError):
-            number = 0
-        while True:
-            number += 1
-            try:
-                os.mkdir(os.path.join(directory, str(number)))
-                break
-            except FileExistsError:
-                continue
-        tmp = f"{hint}.tmp-{os.getpid()}"
-        with open(tmp, "w") as handle:
-            handle.write(f"{number}\\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, hint)
-    finally:
-        os.close(fd)
-    return str(number)
-
-
-mode, index, barrier, results, experiments, project = sys.argv[1:7]
-if mode == "allocate":
-    from meticulous.ids import allocate_id
-open(os.path.join(results, f"{index}.ready"), "w").close()
-with open(barrier) as gate:
-    fcntl.flock(gate, fcntl.LOCK_SH)
-    woke = time.time()
-if mode == "allocate":
-    experiment_id = allocate_id(experiments)
-    started = time.time()
-elif mode == "floor":
-    experiment_id = floor_allocate(experiments)
-    started = time.time()
-else:
-    experiment = Experiment(
-        {"index": int(index)},
-        experiments_directory=experiments,
-        project_directory=project,
-    )
-    started = time.time()
-    experiment.finish()
-    experiment_id = experiment.experiment_id
-record = {"id": experiment_id, "woke": woke, "started": started}
-with open(os.path.join(results, f"{index}.json"), "w") as out:
-    json.dump(record, out)
-"""
-
-# The import scan (spec 11): the start of an Experiment with and without it,
-# in one process after numpy (a typical script's imports), and the scan alone.
-SCAN_COST = """\
-import json, statistics, sys, time
-from pathlib import Path
-try:
-    import numpy  # noqa: F401 - what a training script imports anyway
-except ImportError:
-    pass
-from meticulous import Experiment, sources
-
-def start_once():
-    start = time.perf_counter()
-    experiment = Experiment({})
-    took = time.perf_counter() - start
-    experiment.finish()
-    return took
-
-original = sources.SourceScan.start
-with_scan, without, alone, walk = [], [], [], []
-here = Path.cwd()
-for i in range(int(sys.argv[1])):
-    for scanning in (True, False) if i % 2 else (False, True):  # no order bias
-        if not scanning:
-            sources.SourceScan.start = classmethod(lambda cls, project, excluded: None)
-        (with_scan if scanning else without).append(start_once())
-        sources.SourceScan.start = original
-    start = time.perf_counter()
-    scan = original(here, [here / "experiments"])
-    scan.untracked()
-    alone.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    sources.imported_sources(scan.toplevel, [here / "experiments"])
-    walk.append(time.perf_counter() - start)
-median = statistics.median
-print(json.dumps({"with": median(with_scan), "without": median(without),
-                  "alone": median(alone), "walk": median(walk),
-                  "modules": len(sys.modules), "candidates": len(scan.candidates)}))
-"""
-
-# How soon a printed, flushed line is in the experiment's stdout file: through
-# the descriptor tee (sys.stdout is fd 1) and the Python-level one (a stream
-# that is not fd 1, as in a notebook).
-PRINT_LATENCY = """\
-import io, json, os, statistics, sys, time
-from meticulous import Experiment
-python_level = sys.argv[2] == "python"
-if python_level:
-    sys.stdout = io.TextIOWrapper(open(os.devnull, "wb"), write_through=True)
-experiment = Experiment({})
-path = os.path.join(experiment.curexpdir, "stdout")
-latencies = []
-for i in range(int(sys.argv[1])):
-    marker = f"line {i} of the latency probe"
-    expected = os.path.getsize(path) + len(marker) + 1
-    start = time.perf_counter()
-    print(marker, flush=True)
-    while os.path.getsize(path) < expected and time.perf_counter() - start < 5:
-        time.sleep(0.0002)
-    latencies.append(time.perf_counter() - start)
-    time.sleep(0.01)
-experiment.finish()
-sys.stdout = sys.__stdout__
-print(json.dumps({"median": statistics.median(latencies), "max": max(latencies)}))
-"""
-
-SCRIPTS = {
-    "scan_cost.py": SCAN_COST,
-    "print_latency.py": PRINT_LATENCY,
-    "plain.py": PLAIN,
-    "recorded.py": RECORDED,
-    "sacred_run.py": SACRED,
-    "mlflow_run.py": MLFLOW,
-    "log_meticulous.py": LOG_METICULOUS,
-    "log_floor.py": LOG_FLOOR,
-    "log_sacred.py": LOG_SACRED,
-    "log_mlflow.py": LOG_MLFLOW,
-    "concurrent_child.py": CONCURRENT_CHILD,
-}
+# The measured programs (bench/scripts/record/), committed at the root of
+# each throwaway repository, as a user's scripts would be.
+SCRIPTS_DIR = SCRIPTS_ROOT / "record"
+SCRIPTS = {path.name: path.read_text() for path in sorted(SCRIPTS_DIR.glob("*.py"))}
 # What the tools write inside the repo: ignored, so the tree stays clean.
 IGNORED = [
     "experiments/",
@@ -382,7 +84,7 @@ def status_word(folder: Path) -> str:
 # --- 1. import ----------------------------------------------------------------
 
 
-def bench_import(work: Path) -> str:
+def bench_import(work: Path, targets: list[Target]) -> str:
     repeats = pick(10, 3)
     log(f"import: {repeats} repeats")
     variants = {
@@ -428,6 +130,14 @@ def bench_import(work: Path) -> str:
     loaded = figures["loaded"]
     heavy = [m for m in loaded if m in ("pandas", "git")]
     importtime = slowest_imports(work)
+    target = Target(
+        "`import meticulous` loads neither pandas nor GitPython",
+        f"loaded: {', '.join(loaded) or 'none'}",
+        "",
+        "",
+        not heavy,
+    )
+    targets.append(target)
     return "\n\n".join(
         [
             (
@@ -438,7 +148,7 @@ def bench_import(work: Path) -> str:
             (
                 f"Modules loaded by `import meticulous` among pandas, git (GitPython), "
                 f"numpy, filelock: `{loaded}`. Target: no pandas and no GitPython at "
-                f"import: {verdict(not heavy)}."
+                f"import: {target.marked}."
             ),
             importtime,
         ]
@@ -476,7 +186,9 @@ def slowest_imports(work: Path) -> str:
     )
 
 
-def bench_trivial_run(repo: Path, work: Path, label: str, with_git_floor: bool) -> str:
+def bench_trivial_run(
+    repo: Path, work: Path, label: str, with_git_floor: bool, targets: list[Target]
+) -> str:
     repeats = pick(10, 3) if not with_git_floor else pick(5, 2)
     log(f"trivial run ({label}): {repeats} repeats")
     variants = {}
@@ -522,25 +234,48 @@ def bench_trivial_run(repo: Path, work: Path, label: str, with_git_floor: bool) 
     )
     recorded = status_word(latest_experiment(repo))
     overhead = mine.median - plain.median
-    targets = [
+    where = "2b" if with_git_floor else "2a"
+    over = Target(
+        f"{where}. a recorded trivial run at most 0.15 s over the unrecorded script",
+        fmt_time(overhead),
+        f"unrecorded script ({fmt_time(plain.median)})",
+        "",
+        overhead <= 0.15,
+    )
+    half = Target(
+        f"{where}. a recorded trivial run at most half of sacred's",
+        fmt_time(mine.median),
+        f"sacred ({fmt_time(sacred.median)})",
+        fmt_ratio(mine.median / sacred.median),
+        mine.median <= 0.5 * sacred.median,
+    )
+    targets += [over, half]
+    sentences = [
         (
             f"Targets: meticulous at most 0.15 s over the unrecorded script: "
-            f"{fmt_time(overhead)}, {verdict(overhead <= 0.15)}; at most half of "
-            f"sacred's total: {fmt_ratio(mine.median / sacred.median)} of it, "
-            f"{verdict(mine.median <= 0.5 * sacred.median)}."
+            f"{fmt_time(overhead)}, {over.marked}; at most half of "
+            f"sacred's total: {half.ratio} of it, {half.marked}."
         )
     ]
     if with_git_floor:
         git_floor = results["`git status --porcelain` (floor)"].median
         budget = 0.15 + git_floor
-        targets.append(
+        status = Target(
+            f"{where}. the overhead at most 0.15 s + one `git status`",
+            fmt_time(overhead),
+            f"`git status` ({fmt_time(git_floor)})",
+            fmt_ratio(overhead / git_floor),
+            overhead <= budget,
+        )
+        targets.append(status)
+        sentences.append(
             f"In this repository the recorder has to look at the tree once, so its "
             f"floor is one `git status`: meticulous's overhead is "
-            f"{fmt_ratio(overhead / git_floor)} that floor "
+            f"{status.ratio} that floor "
             f"(0.15 s + one `git status` = {fmt_time(budget)}: "
-            f"{verdict(overhead <= budget)})."
+            f"{status.marked})."
         )
-    targets.append(f"The last recorded run's STATUS: `{recorded}`.")
+    sentences.append(f"The last recorded run's STATUS: `{recorded}`.")
     return "\n\n".join(
         [
             (
@@ -553,7 +288,7 @@ def bench_trivial_run(repo: Path, work: Path, label: str, with_git_floor: bool) 
                 "(git-ignored) working tree, as a user would."
             ),
             table,
-            " ".join(targets),
+            " ".join(sentences),
         ]
     )
 
@@ -561,7 +296,7 @@ def bench_trivial_run(repo: Path, work: Path, label: str, with_git_floor: bool) 
 # --- 3. printing --------------------------------------------------------------------
 
 
-def bench_print(repo: Path, work: Path) -> str:
+def bench_print(repo: Path, work: Path, targets: list[Target]) -> str:
     lines = pick(200_000, 20_000)
     repeats = pick(10, 3)
     log(f"printing {lines} lines: {repeats} repeats")
@@ -585,6 +320,21 @@ def bench_print(repo: Path, work: Path) -> str:
     mine_cost = results["meticulous"].median - results["meticulous, no lines"].median
     whole = results["meticulous"].median / results["unrecorded"].median
     cost_ratio = mine_cost / plain_cost
+    whole_target = Target(
+        f"3. printing {lines:,} lines, whole process, at most 1.3x unrecorded",
+        fmt_time(results["meticulous"].median),
+        f"unrecorded ({fmt_time(results['unrecorded'].median)})",
+        fmt_ratio(whole),
+        whole <= 1.3,
+    )
+    cost_target = Target(
+        f"3. the cost of {lines:,} prints at most 1.3x unrecorded",
+        fmt_time(mine_cost),
+        f"unrecorded ({fmt_time(plain_cost)})",
+        fmt_ratio(cost_ratio),
+        cost_ratio <= 1.3,
+    )
+    targets += [whole_target, cost_target]
     rows = [
         [
             name,
@@ -603,14 +353,14 @@ def bench_print(repo: Path, work: Path) -> str:
                 fmt_time(results["unrecorded"].median),
                 fmt_time(results["meticulous"].median),
                 fmt_ratio(whole),
-                verdict(whole <= 1.3),
+                whole_target.marked,
             ],
             [
                 f"cost of the {lines:,} prints (process minus the same without them)",
                 fmt_time(plain_cost),
                 fmt_time(mine_cost),
                 fmt_ratio(cost_ratio),
-                verdict(cost_ratio <= 1.3),
+                cost_target.marked,
             ],
         ],
     )
@@ -636,7 +386,7 @@ def bench_print(repo: Path, work: Path) -> str:
 # --- 4. logging -----------------------------------------------------------------------
 
 
-def bench_log(repo: Path) -> str:
+def bench_log(repo: Path, targets: list[Target]) -> str:
     rows_count = pick(100_000, 5_000)
     mlflow_rows = pick(1_000, 100)
     repeats = pick(3, 1)
@@ -688,7 +438,6 @@ def bench_log(repo: Path) -> str:
             empty[name].values.append(timed(command(0, 1))[0])
 
     sections = []
-    verdicts = []
     for metrics in (1, 3):
         process = {name: Series() for name in commands}
         loop = {name: Series() for name in commands}
@@ -728,7 +477,22 @@ def bench_log(repo: Path) -> str:
         )
         faster = sacred / mine
         near = mine / floor
-        verdicts.append((metrics, faster, near))
+        per_row = f"{metrics} metric{'s' if metrics > 1 else ''} per row"
+        than_sacred = Target(
+            f"4. `log` ({per_row}) at least 5x faster than sacred",
+            fmt_time(mine),
+            f"sacred ({fmt_time(sacred)})",
+            fmt_ratio(faster),
+            faster >= 5,
+        )
+        near_floor = Target(
+            f"4. `log` ({per_row}) within 3x of the floor",
+            fmt_time(mine),
+            f"floor ({fmt_time(floor)})",
+            fmt_ratio(near),
+            near <= 3,
+        )
+        targets += [than_sacred, near_floor]
         sections.append(
             f"**{metrics} metric{'s' if metrics > 1 else ''} per row** "
             f"(meticulous and mlflow: one call per row; sacred: one `log_scalar` "
@@ -746,8 +510,8 @@ def bench_log(repo: Path) -> str:
                 rows,
             )
             + f"\n\nTargets (on the cost): at least 5x faster than sacred: "
-            f"{fmt_ratio(faster)}, {verdict(faster >= 5)}; within 3x of the floor: "
-            f"{fmt_ratio(near)}, {verdict(near <= 3)}."
+            f"{fmt_ratio(faster)}, {than_sacred.marked}; within 3x of the floor: "
+            f"{fmt_ratio(near)}, {near_floor.marked}."
         )
     return "\n\n".join(
         [
@@ -855,7 +619,7 @@ def concurrency_rows(records: list, go: float, count: int) -> tuple[list, bool]:
     return rows, distinct == len(ids) == count
 
 
-def bench_concurrent(repo: Path, work: Path) -> str:
+def bench_concurrent(repo: Path, work: Path, targets: list[Target]) -> str:
     count = pick(64, 16)
     parts = [
         (
@@ -896,9 +660,15 @@ def bench_concurrent(repo: Path, work: Path) -> str:
             [first[i][0]] + [tables[t][i][1] for t in titles] for i in range(len(first))
         ]
         parts.append(md_table(["measure", *titles], merged))
-    parts.append(
-        f"Target: all ids distinct, no process failed: {verdict(all(verdicts))}."
+    distinct = Target(
+        f"5. {count} processes starting at once get distinct ids, none fails",
+        f"{sum(verdicts)} of {len(verdicts)} ways",
+        "",
+        "",
+        all(verdicts),
     )
+    targets.append(distinct)
+    parts.append(f"Target: all ids distinct, no process failed: {distinct.marked}.")
     return "\n\n".join(parts)
 
 
@@ -908,15 +678,17 @@ def bench_concurrent(repo: Path, work: Path) -> str:
 # --- 6. the import scan and the print-to-file latency ----------------------------
 
 
-def bench_scan(repos: dict[str, Path]) -> str:
+def bench_scan(repos: dict[str, Path], targets: list[Target]) -> str:
     repeats = pick(25, 3)
     rows = []
     ok = True
+    slowest = 0.0
     for label, repo in repos.items():
         log(f"import scan ({label}): {repeats} starts each way")
         _, figures = run_json([PYTHON, "scan_cost.py", str(repeats)], cwd=repo)
         extra = figures["with"] - figures["without"]
         ok = ok and figures["alone"] <= 0.005
+        slowest = max(slowest, figures["alone"])
         rows.append(
             [
                 label,
@@ -928,6 +700,14 @@ def bench_scan(repos: dict[str, Path]) -> str:
                 f"{figures['modules']} / {figures['candidates']}",
             ]
         )
+    scan = Target(
+        "6. the import scan at most 5 ms (the slower repository)",
+        fmt_time(slowest),
+        "5 ms",
+        fmt_ratio(slowest / 0.005),
+        ok,
+    )
+    targets.append(scan)
     return "\n\n".join(
         [
             (
@@ -952,7 +732,7 @@ def bench_scan(repos: dict[str, Path]) -> str:
             (
                 "The difference of the two starts is within the noise of a shared "
                 "machine; the scan's own time (it runs inside the start, before "
-                f"anything is written) is the figure. Target: at most 5 ms: {verdict(ok)}."
+                f"anything is written) is the figure. Target: at most 5 ms: {scan.marked}."
             ),
         ]
     )
@@ -963,7 +743,6 @@ def bench_scan(repos: dict[str, Path]) -> str:
 # The recorder before the guards (safe paths, claim, content heartbeat, whole
 # metrics lines): the commit the work forked from, unless told otherwise.
 GUARDS_BASELINE = os.environ.get("METICULOUS_BENCH_BASELINE", "8c583b8")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def baseline_recorder(work: Path) -> Path:
@@ -986,7 +765,7 @@ def baseline_recorder(work: Path) -> Path:
     return target / "packages" / "meticulous-record" / "src"
 
 
-def bench_guards(repo: Path, work: Path) -> str:
+def bench_guards(repo: Path, work: Path, targets: list[Target]) -> str:
     source = baseline_recorder(work)
     envs = {
         f"before (`{GUARDS_BASELINE}`)": child_env(PYTHONPATH=str(source)),
@@ -1016,6 +795,21 @@ def bench_guards(repo: Path, work: Path) -> str:
     per_row = {label: loops[label].median / rows_count for label in envs}
     start_change = overhead[now] / overhead[before] - 1
     row_change = per_row[now] / per_row[before] - 1
+    start_target = Target(
+        "8. issue 11's guards cost at most 5% of the start overhead",
+        fmt_time(overhead[now]),
+        f"before the guards ({fmt_time(overhead[before])})",
+        f"{start_change:+.1%}",
+        start_change <= 0.05,
+    )
+    row_target = Target(
+        "8. issue 11's guards cost at most 5% per `log` row",
+        f"{per_row[now] * 1e6:.2f} µs",
+        f"before the guards ({per_row[before] * 1e6:.2f} µs)",
+        f"{row_change:+.1%}",
+        row_change <= 0.05,
+    )
+    targets += [start_target, row_target]
     rows = [
         [
             label,
@@ -1051,17 +845,18 @@ def bench_guards(repo: Path, work: Path) -> str:
             ),
             (
                 f"Target: at most 5% worse. Start overhead {start_change:+.1%}: "
-                f"{verdict(start_change <= 0.05)}; `log` per row {row_change:+.1%}: "
-                f"{verdict(row_change <= 0.05)}."
+                f"{start_target.marked}; `log` per row {row_change:+.1%}: "
+                f"{row_target.marked}."
             ),
         ]
     )
 
 
-def bench_print_latency(repo: Path) -> str:
+def bench_print_latency(repo: Path, targets: list[Target]) -> str:
     lines = pick(100, 20)
     rows = []
     ok = True
+    worst = 0.0
     for mode, title in (
         ("fd", "descriptor tee (`tee` process)"),
         ("python", "Python-level tee"),
@@ -1069,7 +864,16 @@ def bench_print_latency(repo: Path) -> str:
         log(f"print-to-file latency, {mode}: {lines} lines")
         _, figures = run_json([PYTHON, "print_latency.py", str(lines), mode], cwd=repo)
         ok = ok and figures["max"] <= 0.1
+        worst = max(worst, figures["max"])
         rows.append([title, fmt_time(figures["median"]), fmt_time(figures["max"])])
+    latency = Target(
+        "7. every printed line in the experiment's stdout within 0.1 s",
+        f"max {fmt_time(worst)}",
+        "0.1 s",
+        fmt_ratio(worst / 0.1),
+        ok,
+    )
+    targets.append(latency)
     return "\n\n".join(
         [
             (
@@ -1079,74 +883,70 @@ def bench_print_latency(repo: Path) -> str:
                 "stream that is not fd 1, as a notebook kernel does."
             ),
             md_table(["capture", "median", "max"], rows),
-            f"Target: every line in the file within 0.1 s: {verdict(ok)}.",
+            f"Target: every line in the file within 0.1 s: {latency.marked}.",
         ]
     )
 
 
-def guarded(title: str, bench, *args) -> str:
+def guarded(title: str, targets: list[Target], bench, *args) -> str:
+    """The bench's detail; a failure becomes its detail and a missed target."""
     try:
-        return bench(*args)
+        return bench(*args, targets)
     except Exception as error:  # noqa: BLE001 - one failure must not hide the rest
         log(f"{title} failed: {error!r}")
+        targets.append(Target(f"{title}: measured", "failed", "", "", False))
         return f"### {title}\n\n" + failure_block(title, error)
 
 
 def main() -> int:
     work = scratch_dir("record")
     started = time.perf_counter()
+    targets: list[Target] = []
     try:
         repo = make_git_repo(work / "repo", SCRIPTS, ignore=IGNORED)
-        parts = [guarded("import", bench_import, work)]
+        parts = [guarded("import", targets, bench_import, work)]
+        small = "in a small repository"
         parts.append(
-            guarded(
-                "trivial run",
-                bench_trivial_run,
-                repo,
-                work,
-                "in a small repository",
-                False,
-            )
+            guarded("trivial run", targets, bench_trivial_run, repo, work, small, False)
         )
         files = pick(20_000, 2_000)
         log(f"creating a repository of {files} committed files")
         t = time.perf_counter()
         big = make_git_repo(work / "big", SCRIPTS, filler_files=files, ignore=IGNORED)
         log(f"... took {time.perf_counter() - t:.1f} s")
+        label = f"in a repository of {files:,} committed files"
         parts.append(
             guarded(
                 "trivial run, big repository",
+                targets,
                 bench_trivial_run,
                 big,
                 work,
-                f"in a repository of {files:,} committed files",
+                label,
                 True,
             )
         )
+        repos = {"small repository": repo, f"{files:,} committed files": big}
+        parts.append(guarded("import scan", targets, bench_scan, repos))
+        parts.append(guarded("print latency", targets, bench_print_latency, repo))
+        parts.append(guarded("printing", targets, bench_print, repo, work))
+        parts.append(guarded("logging", targets, bench_log, repo))
         parts.append(
-            guarded(
-                "import scan",
-                bench_scan,
-                {"small repository": repo, f"{files:,} committed files": big},
-            )
+            guarded("concurrent starts", targets, bench_concurrent, repo, work)
         )
-        parts.append(guarded("print latency", bench_print_latency, repo))
-        parts.append(guarded("printing", bench_print, repo, work))
-        parts.append(guarded("logging", bench_log, repo))
-        parts.append(guarded("concurrent starts", bench_concurrent, repo, work))
-        parts.append(guarded("guards", bench_guards, repo, work))
+        parts.append(guarded("guards", targets, bench_guards, repo, work))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     intro = (
-        "## Recorder (meticulous-record)\n\n"
         "meticulous against sacred (FileStorageObserver) and mlflow (its default "
         "tracking store in this version: sqlite `mlflow.db` in the working "
         "directory), and against the floor: the same work with nothing but Python, "
-        "the OS and git. Every script runs in a throwaway git repository with the "
-        "script committed; everything runs on the same machine in one run."
-        + (" **Smoke run: small sizes.**" if QUICK else "")
+        "the OS and git. Every script (`bench/scripts/record/`) runs in a throwaway "
+        "git repository with the script committed; everything runs on the same "
+        "machine in one run." + (" **Smoke run: small sizes.**" if QUICK else "")
     )
-    print("\n\n".join([intro, *parts]))
+    detail = "\n\n".join([intro, *parts])
+    emit(Result("Recorder (meticulous-record)", detail, targets))
     log(f"done in {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -1,8 +1,9 @@
 """Benchmark: submitting sweeps with meticulous-slurm, and the recorder inside SLURM jobs.
 
-Prints one markdown section (``## SLURM submission``) on stdout; bench/run.py
-collects it into bench/RESULTS.md. Needs a running SLURM cluster (see
-.ci/slurm/setup.sh); without one the section says why it was skipped.
+Prints its result (``results.Result``) as JSON on stdout; bench/run.py
+collects it into bench/RESULTS.md. The measured programs are
+bench/scripts/slurm/. Needs a running SLURM cluster (see .ci/slurm/setup.sh);
+without one the section says why it was skipped.
 
 1. Submitting 1,000 points, all in one run, round-robin: ``meticulous-slurm
    sweep`` of a 1,000-point grid (returns once the array is submitted),
@@ -24,138 +25,69 @@ Everything submitted here is cancelled at the end, also on failure.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import uuid
 from pathlib import Path
 
-from common import child_env, fmt_ratio, fmt_time, md_table, run_process
+from common import (
+    PYTHON,
+    QUICK,
+    SCRIPTS_ROOT,
+    child_env,
+    fmt_ratio,
+    fmt_time,
+    make_git_repo,
+    md_table,
+    pick,
+    run_process,
+)
+from results import Result, Target, emit
 
-POINTS = 1000
-REPEATS = 3
+# isort: split
+# tests/helpers is on sys.path once common is imported.
+from helpers.cluster import cluster_nodes
+
+POINTS = pick(1000, 50)
+REPEATS = pick(3, 1)
 # Hydra's launcher takes minutes for 1,000 jobs (it composes a config per job):
 # one run of it, in the same round as the others' first.
 HYDRA_REPEATS = 1
-SMALL_ARRAY = 4
-
-RECORDED_SCRIPT = textwrap.dedent(
-    """\
-    import argparse
-    from meticulous import Experiment
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--lr", type=float, default=0.1)
-    Experiment.add_argument_group(parser)
-    experiment = Experiment.from_parser(parser)
-    print("lr", parser.parse_args().lr)
-    """
-)
-BARE_SCRIPT = textwrap.dedent(
-    """\
-    import argparse
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--lr", type=float, default=0.1)
-    print("lr", parser.parse_args().lr)
-    """
-)
-MAP_ARRAY_SCRIPT = textwrap.dedent(
-    """\
-    # map_array.py FOLDER N: submitit's own map_array of N trivial functions, held
-    import sys
-    import submitit
-
-    def trivial(x):
-        return x
-
-    executor = submitit.SlurmExecutor(folder=sys.argv[1])
-    executor.update_parameters(cpus_per_task=1, additional_parameters={"hold": True})
-    jobs = executor.map_array(trivial, range(int(sys.argv[2])))
-    print("array job", jobs[0].job_id.split("_")[0])
-    """
-)
-HYDRA_APP = textwrap.dedent(
-    """\
-    import hydra
-
-    @hydra.main(version_base=None)
-    def main(cfg):
-        return cfg.lr
-
-    if __name__ == "__main__":
-        main()
-    """
-)
-TIMED_WRAPPER = textwrap.dedent(
-    """\
-    # timed.py TAG COMMAND...: run COMMAND, append its wall time to $BENCH_RESULTS/TAG
-    import os, subprocess, sys, time
-    start = time.perf_counter()
-    code = subprocess.call(sys.argv[2:])
-    elapsed = time.perf_counter() - start
-    with open(os.path.join(os.environ["BENCH_RESULTS"], sys.argv[1]), "a") as f:
-        f.write(f"{elapsed}\\n")
-    sys.exit(code)
-    """
-)
+SMALL_ARRAY = pick(4, 2)
+# The measured programs, committed at the root of the throwaway repository.
+SCRIPTS = {
+    path.name: path.read_text()
+    for path in sorted((SCRIPTS_ROOT / "slurm").glob("*.py"))
+}
 
 
 def cluster_problem() -> str | None:
-    for tool in ("sbatch", "sinfo", "scancel", "sacct"):
-        if shutil.which(tool) is None:
-            return f"`{tool}` is not on PATH"
-    try:
-        probe = subprocess.run(
-            ["sinfo", "-h", "-o", "%T"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return "sinfo did not answer"
-    if probe.returncode != 0 or not probe.stdout.strip():
-        return f"sinfo failed: {probe.stderr.strip() or 'no partition'}"
-    return None
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@e", *args],
-        check=True,
-        capture_output=True,
-    )
+    """Why there is no usable cluster (the slurm suite's own check), or None."""
+    nodes, problem = cluster_nodes()
+    return None if nodes else problem
 
 
 def make_repo(root: Path) -> Path:
-    repo = root / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    (repo / ".gitignore").write_text("experiments*/\n")
-    (repo / "train.py").write_text(RECORDED_SCRIPT)
-    (repo / "bare.py").write_text(BARE_SCRIPT)
-    (repo / "timed.py").write_text(TIMED_WRAPPER)
-    (repo / "map_array.py").write_text(MAP_ARRAY_SCRIPT)
-    (repo / "hydra_app.py").write_text(HYDRA_APP)
     values = ", ".join(str(i) for i in range(POINTS))
-    (repo / "big.yaml").write_text(
-        f"command: {sys.executable} train.py\nexecutor: slurm\n"
-        "slurm:\n  cpus_per_task: 1\n  additional_parameters: {hold: true}\n"
-        f"grid:\n  lr: [{values}]\n"
-    )
     small = ", ".join(str(0.1 * (i + 1)) for i in range(SMALL_ARRAY))
-    (repo / "small.yaml").write_text(
-        f"command: {sys.executable} timed.py recorded {sys.executable} train.py\n"
-        "executor: slurm\nname: overhead\nslurm:\n  cpus_per_task: 1\n"
-        f"grid:\n  lr: [{small}]\n"
-    )
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "bench")
-    return repo
+    files = {
+        **SCRIPTS,
+        "big.yaml": (
+            f"command: {PYTHON} train.py\nexecutor: slurm\n"
+            "slurm:\n  cpus_per_task: 1\n  additional_parameters: {hold: true}\n"
+            f"grid:\n  lr: [{values}]\n"
+        ),
+        "small.yaml": (
+            f"command: {PYTHON} timed.py recorded {PYTHON} train.py\n"
+            "executor: slurm\nname: overhead\nslurm:\n  cpus_per_task: 1\n"
+            f"grid:\n  lr: [{small}]\n"
+        ),
+    }
+    return make_git_repo(root / "repo", files, ignore=["experiments*/"])
 
 
 def timed(command: list[str], **kwargs) -> tuple[float, subprocess.CompletedProcess]:
@@ -178,7 +110,7 @@ def hydra_until_queued(repo: Path, submitted: list[str], repeat: int) -> float:
     array is in the queue (the launcher then waits for results; it is stopped)."""
     name = f"hyb{uuid.uuid4().hex[:6]}"
     command = [
-        sys.executable,
+        PYTHON,
         "hydra_app.py",
         "--multirun",
         "hydra/launcher=submitit_slurm",
@@ -250,7 +182,7 @@ def submission(repo: Path, submitted: list[str]) -> dict[str, list[float]]:
 
         done = run_process(
             [
-                sys.executable,
+                PYTHON,
                 "map_array.py",
                 str(repo / f"submitit-{repeat}"),
                 str(POINTS),
@@ -263,7 +195,7 @@ def submission(repo: Path, submitted: list[str]) -> dict[str, list[float]]:
 
         done = run_process(
             [
-                sys.executable,
+                PYTHON,
                 "-m",
                 "meticulous_slurm.cli",
                 "sweep",
@@ -284,10 +216,10 @@ def submission(repo: Path, submitted: list[str]) -> dict[str, list[float]]:
             subprocess.run(["scancel", submitted[-1]], check=False)
 
     import_time = run_process(
-        [sys.executable, "-c", "import meticulous_slurm.cli"], cwd=repo
+        [PYTHON, "-c", "import meticulous_slurm.cli"], cwd=repo
     ).wall
-    # The cost of the reservations alone, in process: one batch, as the sweep
-    # reserves them (spec §5).
+    # The cost of the reservations alone, in process: one batch, called as the
+    # sweep calls it (launch.py: sync=False, spec §5).
     from meticulous import reserve_experiments
 
     start = time.perf_counter()
@@ -296,6 +228,7 @@ def submission(repo: Path, submitted: list[str]) -> dict[str, list[float]]:
         [{"lr": index} for index in range(POINTS)],
         launcher={"name": "bench"},
         note="b",
+        sync=False,
     )
     times["import"] = [import_time]
     times["reserve"] = [time.perf_counter() - start]
@@ -312,9 +245,7 @@ def overhead(repo: Path, submitted: list[str]) -> dict[str, dict[str, float]]:
     results = repo.parent / "results"
     results.mkdir()
     environment = dict(os.environ, BENCH_RESULTS=str(results))
-    bare_command = (
-        f"cd {repo} && {sys.executable} timed.py bare {sys.executable} bare.py --lr 0.1"
-    )
+    bare_command = f"cd {repo} && {PYTHON} timed.py bare {PYTHON} bare.py --lr 0.1"
     _, done = timed(
         [
             "sbatch",
@@ -334,7 +265,7 @@ def overhead(repo: Path, submitted: list[str]) -> dict[str, dict[str, float]]:
 
     _, done = timed(
         [
-            sys.executable,
+            PYTHON,
             "-m",
             "meticulous_slurm.cli",
             "sweep",
@@ -356,12 +287,15 @@ def overhead(repo: Path, submitted: list[str]) -> dict[str, dict[str, float]]:
 
 
 def main() -> int:
-    print("## SLURM submission\n")
+    title = "SLURM submission"
     problem = cluster_problem()
     if problem:
-        print(
-            f"Skipped: no SLURM cluster ({problem}). Start one with `.ci/slurm/setup.sh`.\n"
+        detail = (
+            f"Skipped: no SLURM cluster ({problem}). Start one with "
+            "`.ci/slurm/setup.sh`."
         )
+        missed = Target("the SLURM benchmark ran", "skipped", "", "", False)
+        emit(Result(title, detail, [missed]))
         return 0
     submitted: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-slurm-") as scratch:
@@ -376,14 +310,15 @@ def main() -> int:
                 )
     median = {name: statistics.median(values) for name, values in rows.items()}
     reference = median["map_array"]
-    print(
+    intro = (
         f"Submitting {POINTS:,} points, each way {REPEATS} times round-robin in this "
-        f"run (median; Hydra {HYDRA_REPEATS} time). All arrays are submitted held and cancelled at once. "
-        "`meticulous-slurm sweep` returns once its array is submitted, having "
-        "checked the cluster (sinfo, scontrol, sacctmgr), frozen the commit, "
-        "reserved one experiment folder per point and pickled one submitit task "
-        "per point; submitit's `map_array` pickles the same 1,000 tasks without "
-        "the rest. Hydra's launcher is timed until its array is in the queue.\n"
+        f"run (median; Hydra {HYDRA_REPEATS} time). All arrays are submitted held "
+        "and cancelled at once. `meticulous-slurm sweep` returns once its array is "
+        "submitted, having checked the cluster (sinfo, scontrol, sacctmgr), frozen "
+        "the commit, reserved one experiment folder per point and pickled one "
+        f"submitit task per point; submitit's `map_array` pickles the same {POINTS:,} "
+        "tasks without the rest. Hydra's launcher is timed until its array is in the "
+        "queue." + (" **Smoke run: small sizes.**" if QUICK else "")
     )
     labels = [
         ("floor", f"`sbatch --array=0-{POINTS - 1} --wrap true` (floor)"),
@@ -414,34 +349,49 @@ def main() -> int:
             "",
         ),
         (
-            f"  of which: `reserve_experiments` of {POINTS:,} points (in process)",
+            (
+                f"  of which: `reserve_experiments(sync=False)` of {POINTS:,} points"
+                " (in process, as the sweep calls it)"
+            ),
             fmt_time(median["reserve"]),
             "",
             "",
         ),
     ]
-    print(md_table(["submission", "wall time", "vs map_array", "vs floor"], table))
     ratio = median["meticulous"] / reference
-    verdict = "met" if ratio <= 1.5 else "missed"
-    print(
-        f"\nTarget within 1.5x of submitit's `map_array`: **{verdict}** "
-        f"({ratio:.2f}x).\n"
+    target = Target(
+        f"`meticulous-slurm sweep` of {POINTS:,} points within 1.5x of submitit's "
+        "`map_array`",
+        fmt_time(median["meticulous"]),
+        f"`map_array` ({fmt_time(reference)})",
+        fmt_ratio(ratio),
+        ratio <= 1.5,
     )
-    bare, recorded = costs["bare"], costs["recorded"]
-    print(
-        f"Recorder overhead per job: {SMALL_ARRAY} one-CPU array tasks running a trivial "
-        "argparse script, bare (`sbatch --wrap`) and recorded (`meticulous-slurm sweep "
-        "--wait`, the script using `Experiment.from_parser`); the command's own wall time "
-        "is measured inside each job (median).\n"
+    bare, recorded = costs["bare"]["command"], costs["recorded"]["command"]
+    detail = "\n\n".join(
+        [
+            intro,
+            md_table(["submission", "wall time", "vs map_array", "vs floor"], table),
+            (
+                f"Target within 1.5x of submitit's `map_array`: {target.marked} "
+                f"({target.ratio})."
+            ),
+            (
+                f"Recorder overhead per job: {SMALL_ARRAY} one-CPU array tasks running a "
+                "trivial argparse script, bare (`sbatch --wrap`) and recorded "
+                "(`meticulous-slurm sweep --wait`, the script using "
+                "`Experiment.from_parser`); the command's own wall time is measured "
+                "inside each job (median)."
+            ),
+            (
+                "| per job | bare | recorded | overhead |\n"
+                "| --- | ---: | ---: | ---: |\n"
+                f"| command inside the job | {bare:.3f} s | {recorded:.3f} s "
+                f"| +{recorded - bare:.3f} s ({recorded / bare:.1f}x) |"
+            ),
+        ]
     )
-    print("| per job | bare | recorded | overhead |")
-    print("| --- | ---: | ---: | ---: |")
-    print(
-        f"| command inside the job | {bare['command']:.3f} s | {recorded['command']:.3f} s "
-        f"| +{recorded['command'] - bare['command']:.3f} s "
-        f"({recorded['command'] / bare['command']:.1f}x) |"
-    )
-    print()
+    emit(Result(title, detail, [target]))
     return 0
 
 

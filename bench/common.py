@@ -31,7 +31,13 @@ from pathlib import Path
 
 GNU_TIME = "/usr/bin/time"
 BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
 OUT_DIR = BENCH_DIR / "out"
+SCRIPTS_ROOT = BENCH_DIR / "scripts"  # the measured programs, one folder a benchmark
+# The synthetic-folder writer and the cluster check are the tests' own
+# (tests/helpers), so a benchmark measures what the tests verify.
+if str(ROOT / "tests") not in sys.path:
+    sys.path.append(str(ROOT / "tests"))
 PYTHON = sys.executable
 QUICK = "--quick" in sys.argv[1:]
 

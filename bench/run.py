@@ -1,10 +1,11 @@
 """Run every benchmark script in bench/ and write bench/RESULTS.md.
 
-Each ``bench_*.py`` is a standalone script that prints one markdown section
-(``## Title`` ...) on stdout and its progress on stderr. This runner starts
-them one after the other, so they never compete with each other for the CPUs,
-and a script that fails or times out becomes a section saying so, with the tail
-of its error, instead of stopping the others.
+Each ``bench_*.py`` is a standalone script that prints its result (its
+targets and its markdown detail, ``results.Result``) as JSON on stdout and its
+progress on stderr. This runner starts them one after the other, so they never
+compete with each other for the CPUs, and a script that fails or times out
+becomes a section and a missed target saying so, with the tail of its error,
+instead of stopping the others. ``render.py`` writes the file.
 
 Usage: ``python bench/run.py [--quick] [--only NAME ...] [--output FILE]``.
 A full run writes ``bench/RESULTS.md``; ``--quick`` (small sizes, a smoke run)
@@ -28,10 +29,10 @@ from collections import deque
 from importlib import metadata
 from pathlib import Path
 
-from common import SCRUBBED_PREFIXES, child_env, memory_method
+from common import BENCH_DIR, ROOT, SCRUBBED_PREFIXES, child_env, memory_method
+from render import render
+from results import Result, Target, parse
 
-BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parent
 # The order sections appear in; scripts not listed follow in name order.
 FIRST = ["bench_record", "bench_read", "bench_slurm"]
 PACKAGES = [
@@ -189,8 +190,8 @@ def script_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
 
 
-def run_script(script: Path, quick: bool, timeout: float) -> str:
-    """One benchmark's section, or a section saying how it failed."""
+def run_script(script: Path, quick: bool, timeout: float) -> Result:
+    """One benchmark's result, or one saying how it failed."""
     argv = [sys.executable, str(script)] + (["--quick"] if quick else [])
     print(f"\n=== {script.name} ===", file=sys.stderr, flush=True)
     start = time.perf_counter()
@@ -223,20 +224,33 @@ def run_script(script: Path, quick: bool, timeout: float) -> str:
             proc.wait()
         relay_thread.join(timeout=5)
         out.seek(0)
-        section = out.read().decode("utf-8", "replace").strip()
+        printed = out.read().decode("utf-8", "replace")
     elapsed = time.perf_counter() - start
     print(f"=== {script.name}: {elapsed:.0f} s ===", file=sys.stderr, flush=True)
-    if proc.returncode == 0 and section:
-        return section + f"\n\n_({script.name} took {elapsed:.0f} s.)_"
+    took = f"_({script.name} took {elapsed:.0f} s.)_"
+    result = None
+    if proc.returncode == 0 and not timed_out:
+        try:
+            result = parse(printed)
+        except (ValueError, TypeError, KeyError) as error:  # not a Result
+            err_tail.append(f"run.py: its stdout is no result: {error}")
+    if result is not None:
+        result.detail += f"\n\n{took}"
+        return result
     why = (
         f"timed out after {timeout:.0f} s"
         if timed_out
         else f"exited with code {proc.returncode}"
+        if proc.returncode
+        else "printed no result"
     )
-    if not section:
-        section = f"## {script.stem}"
     error = "\n".join(err_tail) or "(no output on stderr)"
-    return f"{section}\n\n**{script.name} failed: {why}.** The end of its stderr:\n\n```\n{error}\n```"
+    detail = (
+        f"**{script.name} failed: {why}.** The end of its stderr:\n\n"
+        f"```\n{error}\n```\n\n{took}"
+    )
+    failed = Target(f"{script.stem} ran to the end", why, "", "", False)
+    return Result(script.stem, detail, [failed], failed=why)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,14 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run.py: ... took {compiled:.0f} s", file=sys.stderr)
     load_before = os.getloadavg()
     begin = time.perf_counter()
-    sections = [run_script(s, options.quick, options.timeout) for s in scripts]
+    results = [run_script(s, options.quick, options.timeout) for s in scripts]
     elapsed = time.perf_counter() - begin
-    text = (
-        header(started, load_before, os.getloadavg(), elapsed, options.quick)
-        + "\n"
-        + "\n\n".join(sections)
-        + "\n"
-    )
+    machine = header(started, load_before, os.getloadavg(), elapsed, options.quick)
+    text = render(machine, results)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
     tmp.write_text(text, encoding="utf-8")

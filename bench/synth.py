@@ -1,7 +1,8 @@
 """Synthetic experiments folders in the spec's format, for the reader benchmarks.
 
-Written with plain ``json`` and file writes, independently of the recorder, so
-the reader is measured on exactly the layout ``spec/SPEC.md`` describes. The
+Written by the tests' folder writer (``tests/helpers/synth.py``: plain ``json``
+and file writes, independently of the recorder), so the reader is measured on
+exactly the layout ``spec/SPEC.md`` describes and the tests read. The
 mix is what a real sweep leaves behind: six args, three summary values,
 metadata with every key of spec §2.2 (SLURM for half), mostly SUCCESS with
 some ERROR tracebacks, a few INTERRUPTED, RUNNING runs whose writer is gone
@@ -13,7 +14,6 @@ and reused by later runs; ``python bench/synth.py N [DIR]`` makes one by hand.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import random
@@ -24,6 +24,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from common import OUT_DIR
+
+# isort: split
+# tests/helpers is on sys.path once common is imported.
+from helpers.synth import iso, write_experiment
 
 # Bump when the generated content changes: cached data sets are then rebuilt.
 SYNTH_VERSION = 1
@@ -63,23 +67,6 @@ RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB
 """
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds")
-
-
-def _json(value: object) -> bytes:
-    return json.dumps(value, indent=4, ensure_ascii=False).encode("utf-8")
-
-
-def _write(folder: str, name: str, data: bytes) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    fd = os.open(os.path.join(folder, name), flags, 0o666)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-
-
 def _commits(rng: random.Random) -> list[tuple[str, str]]:
     return [
         (f"{rng.getrandbits(160):040x}", f"Train: change number {n}") for n in range(30)
@@ -93,8 +80,6 @@ def _experiment(directory: str, number: int, count: int, start0: datetime) -> No
     """Write experiment ``number`` (its own seeded RNG: chunks are independent)."""
     rng = random.Random(number)
     commits = COMMITS
-    folder = os.path.join(directory, str(number))
-    os.mkdir(folder)
     args = {name: rng.choice(values) for name, values in CHOICES.items()}
     sha, message = commits[number * len(commits) // (count + 1)]
     start = start0 + timedelta(seconds=number * 90 * 86400 / count)
@@ -113,42 +98,40 @@ def _experiment(directory: str, number: int, count: int, start0: datetime) -> No
         else "QUEUED"
     )
     launcher = {"name": "meticulous-slurm", "sweep": f"sweep-{number // 500}"}
-    args_bytes = _json(args)
     if word == "QUEUED":  # a reservation: spec §5
-        _write(folder, "args.json", args_bytes)
-        _write(
-            folder,
-            "metadata.json",
-            _json({"spec-version": 1, "launcher": launcher, "githead-sha": sha}),
+        folder = write_experiment(
+            directory,
+            number,
+            status=word,
+            message=f"slurm job 4242_{number}",
+            args=args,
+            metadata={"githead-sha": sha, "launcher": launcher},
+            started=start,
+            stdout=None,
+            stderr=None,
         )
-        _write(folder, "STATUS", b"QUEUED\nslurm job 4242_%d\n" % number)
         stamp = start.timestamp()
         os.utime(folder, (stamp, stamp))
         return
     duration = rng.uniform(60, 4 * 3600)
-    end = start + timedelta(seconds=duration)
-    running = word == "RUNNING"
-    exit_code = {"SUCCESS": 0, "ERROR": 1, "INTERRUPTED": -15}.get(word)
     command = ["train.py"] + [f"--{k.replace('_', '-')}={v}" for k, v in args.items()]
+    # Drawn in this order so that a number gives the same run as before.
+    dirty = rng.random() < 0.03
+    description = "" if rng.random() < 0.7 else "baseline sweep, new augmentation"
+    pid = rng.randrange(1000, 400000)
     metadata = {
-        "spec-version": 1,
         "githead-sha": sha,
         "githead-message": message,
-        "dirty": rng.random() < 0.03,
-        "description": "" if rng.random() < 0.7 else "baseline sweep, new augmentation",
-        "timestamp": _iso(start),
-        "end-timestamp": None if running else _iso(end),
-        "exit-code": exit_code,
+        "dirty": dirty,
+        "description": description,
+        "exit-code": {"SUCCESS": 0, "ERROR": 1, "INTERRUPTED": -15}.get(word),
         "command": command,
         "cwd": "/home/alice/project",
-        "host": host,
-        "pid": rng.randrange(1000, 400000),
-        "python-version": "3.11.7",
         "resumes": []
         if rng.random() < 0.97
         else [
             {
-                "timestamp": _iso(start + timedelta(seconds=duration / 2)),
+                "timestamp": iso(start + timedelta(seconds=duration / 2)),
                 "host": host,
                 "pid": rng.randrange(1000, 400000),
                 "command": command,
@@ -165,51 +148,42 @@ def _experiment(directory: str, number: int, count: int, start0: datetime) -> No
             "restart-count": "0",
         }
         metadata["launcher"] = launcher
-    _write(folder, "args.json", args_bytes)
-    _write(folder, "default_args.json", _json(DEFAULTS))
-    _write(folder, "metadata.json", _json(metadata))
-    _write(folder, "heartbeat", f"{host} {metadata['pid']}\n".encode())
-    _write(folder, ".lock", b"")
     epochs = args["epochs"]
     lines = [f"epoch {e}: loss {1.0 / (e + 1):.4f}" for e in range(min(epochs, 5))]
-    _write(folder, "stdout", ("\n".join(lines) + "\n").encode())
-    status = word.encode() + b"\n"
-    stderr = b""
-    if word == "ERROR":
-        status += TRACEBACK.encode()
-        stderr = TRACEBACK.encode()
-    elif word == "INTERRUPTED":
-        status += b"signal SIGTERM\n"
-    _write(folder, "stderr", stderr)
     loss = rng.uniform(0.05, 2.0)
+    summary = None
     if word == "SUCCESS" or rng.random() < 0.5:
-        _write(
-            folder,
-            "summary.json",
-            _json(
-                {
-                    "loss": loss,
-                    "accuracy": rng.uniform(0.5, 0.99),
-                    "best_epoch": rng.randrange(epochs),
-                }
-            ),
-        )
+        summary = {
+            "loss": loss,
+            "accuracy": rng.uniform(0.5, 0.99),
+            "best_epoch": rng.randrange(epochs),
+        }
     t0 = start.timestamp()
-    rows = [
-        json.dumps(
-            {
-                "_step": step,
-                "_time": t0 + step * duration / 10,
-                "loss": loss * (10 - step),
-                "accuracy": 0.1 * step,
-            }
-        )
-        for step in range(10)
-    ]
-    _write(folder, "metrics.jsonl", ("\n".join(rows) + "\n").encode())
-    _write(folder, "STATUS", status)
-    last = t0 + duration if not running else t0 + 60
-    os.utime(os.path.join(folder, "heartbeat"), (last, last))
+    last = t0 + duration if word != "RUNNING" else t0 + 60
+    folder = write_experiment(
+        directory,
+        number,
+        status=word,
+        message={"ERROR": TRACEBACK.rstrip("\n"), "INTERRUPTED": "signal SIGTERM"}.get(
+            word, ""
+        ),
+        args=args,
+        default_args=DEFAULTS,
+        summary=summary,
+        metrics=[
+            {"loss": loss * (10 - step), "accuracy": 0.1 * step} for step in range(10)
+        ],
+        metric_interval=duration / 10,
+        metadata=metadata,
+        started=start,
+        duration_seconds=duration,
+        host=host,
+        pid=pid,
+        heartbeat_age=time.time() - last,
+        stdout="\n".join(lines) + "\n",
+        stderr=TRACEBACK if word == "ERROR" else "",
+    )
+    (folder / ".lock").touch()
     os.utime(folder, (last, last))
 
 

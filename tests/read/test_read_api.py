@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
+from helpers.synth import UTC, write_experiment
 from meticulous_read import ExperimentReader, Experiments
-from synth import UTC, write_experiment
 
 
 def test_reader_properties(tmp_path):

@@ -14,8 +14,8 @@ import warnings
 
 import pytest
 from cli_runner import meticulous as run_in_process
+from helpers.synth import age_folder, write_experiment, write_json
 from meticulous_read import Experiments, MeticulousReadWarning
-from synth import age_folder, write_experiment, write_json
 
 CACHE = os.path.join(".meticulous", "cache", "snapshots-v2.json")
 
@@ -98,11 +98,11 @@ def test_running_becomes_dead_without_any_folder_change(tmp_path):
 
 
 def test_running_becomes_success_when_status_is_replaced(tmp_path):
-    folders = settled_experiments(tmp_path, count=1, status="RUNNING", host="elsewhere")
+    settled_experiments(tmp_path, count=1, status="RUNNING", host="elsewhere")
     assert read(tmp_path)[1].status == "RUNNING"
     write_experiment(tmp_path, 1, status="SUCCESS", summary={"loss": 0.5})
     assert read(tmp_path)[1].status == "SUCCESS"
-    assert folders
+    assert loss(tmp_path, 1) == 0.5  # the new summary, not the cached one
 
 
 def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path):

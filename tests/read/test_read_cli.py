@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from cli_runner import meticulous
-from synth import write_experiment
+from helpers.synth import write_experiment
 
 
 def ids_of(stdout: str) -> list[str]:
@@ -309,8 +309,16 @@ def test_groupby_unknown_column_is_an_error(examples):
 
 
 def test_groupby_on_a_list_valued_column(examples):
-    result = meticulous(examples, "--groupby", "args.layers,status")
+    result = meticulous(examples, "--groupby", "args.layers,status", "--json")
     assert result.returncode == 0, result.stderr
+    groups = {row["args.layers, status"]: row for row in json.loads(result.stdout)}
+    # The list is one group's key (a list cannot be hashed as it is) ...
+    assert groups["[64, 32], INTERRUPTED"]["count"] == 1
+    assert groups["[64, 32], INTERRUPTED"]["summary.loss.mean"] == 0.61
+    # ... and the runs without layers group by their status alone.
+    (success,) = [row for key, row in groups.items() if key.endswith(", SUCCESS")]
+    assert success["count"] == 2
+    assert sum(row["count"] for row in groups.values()) == 8
 
 
 # -- json and export ----------------------------------------------------------------------------

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 from cli_runner import meticulous
-from synth import write_experiment
-
-IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"]
-
-
-def git(repo, *args) -> str:
-    done = subprocess.run(
-        ["git", *IDENTITY, *args], cwd=repo, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
+from helpers.git import git
+from helpers.synth import write_experiment
 
 
 @pytest.fixture
@@ -32,7 +23,7 @@ def project(tmp_path):
         (repo / "model.py").write_text(message)
         git(repo, "add", "-A")
         git(repo, "commit", "-qm", message)
-        shas.append(git(repo, "rev-parse", "HEAD"))
+        shas.append(git(repo, "rev-parse", "HEAD").strip())
     experiments = tmp_path / "experiments"
     for i, (sha, lr) in enumerate(((shas[0], 0.1), (shas[2], 0.3)), start=1):
         write_experiment(

@@ -13,7 +13,7 @@ import re
 
 import pytest
 from cli_runner import meticulous
-from synth import write_experiment
+from helpers.synth import write_experiment
 
 TITLE = "\x1b]0;pwned\x07"
 CLEAR = "\x1b[2J"

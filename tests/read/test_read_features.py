@@ -83,6 +83,14 @@ def test_children_are_found_without_the_parents_list(features):
     assert read_quietly(features).children(10) == ["11", "10.fold0"]
 
 
+def test_children_are_found_when_the_frame_comes_from_its_cache(features):
+    first = read_quietly(features)
+    first.as_dataframe()  # stores the frame cache
+    assert (
+        read_quietly(features).children(10) == first.children(10) == ["11", "10.fold0"]
+    )
+
+
 def test_meticulous_ml_keywords_name_the_directory(features, tmp_path, monkeypatch):
     by_keyword = read_quietly_kwargs(experiments_directory=features)
     assert by_keyword.ids == read_quietly(features).ids

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers.synth import age_folder, write_experiment, write_json
 from meticulous_read import ExperimentReader, Experiments, MeticulousReadWarning
 from meticulous_read.frame_cache import MAGIC
-from synth import age_folder, write_experiment, write_json
 
 FRAME = Path(".meticulous") / "cache" / "frame-v1.bin"
 

@@ -7,9 +7,9 @@ import warnings
 from pathlib import Path
 
 import pytest
+from helpers.synth import age_folder, write_experiment
 from meticulous_read import Experiments, MeticulousReadWarning
 from meticulous_read.cli import main
-from synth import age_folder, write_experiment
 
 
 def read(directory: Path, **options) -> Experiments:

@@ -11,8 +11,8 @@ import warnings
 from pathlib import Path
 
 import pytest
+from helpers.synth import write_experiment
 from meticulous_read import Experiments, MeticulousReadWarning
-from synth import write_experiment
 
 
 def read(directory) -> Experiments:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import warnings
 
 import pandas as pd
+from helpers.synth import age_folder, write_experiment
 from meticulous_read import Experiments, MeticulousReadWarning, scan
-from synth import age_folder, write_experiment
 
 
 def test_parallel_reads_give_the_same_frame(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 from cli_runner import meticulous
-from synth import write_experiment
+from helpers.synth import write_experiment
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -201,6 +201,22 @@ def test_curves_survive_bad_lines(tmp_path):
     assert found["loss"].values[:2] == [3.0, 2.0] and found["loss"].values[3] == 0.5
     assert math.isnan(found["loss"].values[2])
     assert "acc" not in found  # not a number
+
+
+def test_curves_of_a_clean_file_with_list_values_and_a_too_deep_one(tmp_path):
+    """The one-parse fast path meets list values: it used to call a function
+    safeio no longer has, so any metrics file with a list crashed plots."""
+    from meticulous_read.series import curves
+
+    rows = [{"loss": 2.0, "hist": [1, 2]}, {"loss": 1.0, "hist": [3]}]
+    folder = write_experiment(tmp_path, 1, metrics=rows)
+    found = curves(folder)
+    assert found["loss"].values == [2.0, 1.0]
+    assert "hist" not in found  # not a number
+    deep = "[" * 40 + "]" * 40  # deeper than the reader accepts (spec limit)
+    with open(folder / "metrics.jsonl", "a") as handle:
+        handle.write('{"_step": 2, "loss": 0.5, "deep": ' + deep + "}\n")
+    assert curves(folder)["loss"].values == [2.0, 1.0]  # the deep line is skipped
 
 
 def test_parallel_reading_gives_what_serial_reading_gives(tmp_path):

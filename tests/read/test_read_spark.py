@@ -7,8 +7,8 @@ import os
 
 import pytest
 from cli_runner import meticulous
+from helpers.synth import write_experiment
 from meticulous_read.spark import sparkline
-from synth import write_experiment
 
 
 def test_sparkline_shapes():

@@ -10,8 +10,8 @@ import warnings
 from datetime import datetime, timedelta
 
 import pytest
+from helpers.synth import UTC, write_experiment
 from meticulous_read import Experiments, MeticulousReadWarning
-from synth import UTC, write_experiment
 
 
 def read(directory) -> Experiments:

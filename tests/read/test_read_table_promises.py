@@ -6,7 +6,7 @@ import json
 
 import pytest
 from cli_runner import meticulous
-from synth import SHA, write_experiment
+from helpers.synth import SHA, write_experiment
 
 LONG_ID = "sweep-" + "lr0.001-wd0.0001-" * 4 + "seed7"
 LONG_MESSAGE = "RuntimeError: " + "CUDA out of memory while allocating a tensor " * 3

@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 from cli_runner import meticulous
+from helpers.synth import write_experiment
 from meticulous_read import Experiments, MeticulousReadWarning
-from synth import write_experiment
 
 
 def frame_of(directory):

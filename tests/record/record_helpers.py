@@ -6,49 +6,30 @@ other suites' conftest modules when several suites run in one pytest."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-SPEC = Path(__file__).parents[2] / "spec"
-GIT_IDENTITY = [
-    "-c",
-    "user.name=t",
-    "-c",
-    "user.email=t@e",
-    "-c",
-    "commit.gpgsign=false",
+from helpers.folders import read_json, status_of
+from helpers.git import commit_all, git, write_script
+from helpers.processes import child_env, wait_for
+
+# What the suite's tests import, the shared helpers included.
+__all__ = [
+    "SPEC",
+    "child_env",
+    "commit_all",
+    "git",
+    "read_json",
+    "run",
+    "snapshot",
+    "start",
+    "status_of",
+    "wait_for",
+    "write_script",
 ]
 
-
-def git(repo: Path, *args: str) -> str:
-    """Run git in ``repo`` with a local identity (CI may have no global config)."""
-    done = subprocess.run(
-        ["git", *GIT_IDENTITY, *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
-
-
-def commit_all(repo: Path, message: str = "update") -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--allow-empty", "-m", message)
-    return git(repo, "rev-parse", "HEAD").strip()
-
-
-def write_script(repo: Path, name: str, body: str, *, commit: bool = True) -> Path:
-    """Write a Python script into the repo (and commit it, so the repo is clean)."""
-    path = repo / name
-    path.write_text(textwrap.dedent(body))
-    if commit:
-        commit_all(repo, f"Add {name}")
-    return path
+SPEC = Path(__file__).parents[2] / "spec"
 
 
 def run(
@@ -83,26 +64,6 @@ def start(
     )
 
 
-def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment minus anything a launcher or SLURM would have set."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("METICULOUS_", "SLURM_"))
-    }
-    env.update(extra or {})
-    return env
-
-
-def read_json(path: Path):
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def status_of(folder: Path) -> tuple[str, str]:
-    word, _, message = (folder / "STATUS").read_text().partition("\n")
-    return word, message
-
-
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
     """Every file under ``directory`` with its bytes and mtime, to prove nothing changed."""
     return {
@@ -110,14 +71,3 @@ def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
         for path in sorted(directory.rglob("*"))
         if path.is_file()
     }
-
-
-def wait_for(predicate, timeout: float = 20.0) -> None:
-    """Poll ``predicate`` until true (used to wait for a child to get going)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the child process")
-        time.sleep(0.02)

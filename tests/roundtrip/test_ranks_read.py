@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import meticulous_read
-from conftest import git
+from helpers.git import git
 
 RANKED = """
 import os, time

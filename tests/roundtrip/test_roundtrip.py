@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import meticulous_read
-from conftest import run_train
+from roundtrip_helpers import run_train
 
 
 def test_every_outcome_reads_back_with_its_status_args_and_summary(project: Path):

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import meticulous_read
-from conftest import git
+from helpers.git import git
 
 SCRIPT = textwrap.dedent(
     """

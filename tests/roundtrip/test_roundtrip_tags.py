@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 import meticulous_read
-from conftest import git
+from helpers.git import git
 from meticulous_read.cli import main
 
 TAGGED = """

@@ -12,7 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sharedfs_helpers import Mounts, commit_all, git
+from helpers.git import make_repo
+from sharedfs_helpers import Mounts
 
 ROOT = Path(os.environ.get("METICULOUS_SHAREDFS_ROOT", "/tmp/meticulous-sharedfs"))
 
@@ -57,9 +58,4 @@ def mounts(sshfs_root: Path) -> Mounts:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A local git repository with one commit (the code being run)."""
-    repo = tmp_path / "project"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    (repo / "model.py").write_text("LAYERS = 2\n")
-    commit_all(repo, "Initial commit")
-    return repo
+    return make_repo(tmp_path / "project", {"model.py": "LAYERS = 2\n"}, ignore=())

@@ -20,7 +20,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from slurm_helpers import Project, cluster_nodes
+from helpers.cluster import cluster_nodes
+from slurm_helpers import Project
 
 
 @pytest.fixture

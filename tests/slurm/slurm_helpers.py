@@ -3,13 +3,34 @@ clash with another suite's helpers on sys.path)."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+
+from helpers.folders import read_json
+from helpers.folders import status_of as read_status
+from helpers.git import git
+from helpers.processes import wait_for as poll
+
+# What the suite's tests import, the shared helpers included.
+__all__ = [
+    "TRAIN_PY",
+    "UNFINISHED_SACCT_STATES",
+    "Project",
+    "final_sacct_states",
+    "git",
+    "read_json",
+    "read_status",
+    "release_requeued",
+    "run_cli",
+    "sacct_states",
+    "squeue_state",
+    "sweep_record",
+    "wait_for",
+    "wait_for_status",
+]
 
 TRAIN_PY = textwrap.dedent(
     """\
@@ -42,16 +63,6 @@ TRAIN_PY = textwrap.dedent(
     print("done", flush=True)
     """
 )
-
-
-def git(repo: Path, *args: str) -> str:
-    completed = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@e", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return completed.stdout
 
 
 class Project:
@@ -118,16 +129,6 @@ def run_cli(*args: str, cwd: Path, timeout: float = 240) -> subprocess.Completed
     )
 
 
-def read_status(folder: Path) -> tuple[str, str]:
-    text = (folder / "STATUS").read_text()
-    word, _, message = text.partition("\n")
-    return word, message
-
-
-def read_json(path: Path):
-    return json.loads(path.read_text())
-
-
 def sweep_record(project: Project) -> dict:
     records = list(
         (project.experiments / ".meticulous" / "sweeps").glob("*/sweep.json")
@@ -137,13 +138,8 @@ def sweep_record(project: Project) -> dict:
 
 
 def wait_for(condition, timeout: float = 120, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    """Polled every 0.5 s: squeue and sacct are not free, and jobs take seconds."""
+    return poll(condition, timeout, what, step=0.5)
 
 
 def wait_for_status(folder: Path, words: tuple[str, ...], timeout: float = 120) -> str:
@@ -167,43 +163,6 @@ def wait_until_train_py_runs(folder: Path, timeout: float = 120) -> None:
         timeout,
         f"train.py to run in {folder}",
     )
-
-
-# ------------------------------------------------------------------ cluster
-USABLE_NODE_STATES = ("idle", "mixed", "allocated", "completing")
-
-
-def cluster_nodes() -> tuple[list[str], str | None]:
-    """The usable nodes (sorted by name, as Slurm orders them), and why the
-    cluster is not fully up: None when every configured node is usable.
-
-    A node whose state ends in ``*`` (slurmd not responding), or that is
-    down, drained or invalid, counts as missing.
-    """
-    for tool in ("sbatch", "sinfo", "squeue", "sacct", "scontrol", "srun"):
-        if shutil.which(tool) is None:
-            return [], f"{tool} is not on PATH"
-    try:
-        probe = subprocess.run(
-            ["sinfo", "-h", "-N", "-o", "%N %T"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return [], "sinfo did not answer within 30 s (is slurmctld running?)"
-    if probe.returncode != 0:
-        return [], f"sinfo failed: {probe.stderr.strip()}"
-    states = dict(line.split(None, 1) for line in probe.stdout.splitlines() if line)
-    usable = sorted(n for n, state in states.items() if state in USABLE_NODE_STATES)
-    missing = {n: state for n, state in states.items() if n not in usable}
-    if not states:
-        return [], "sinfo reports no node"
-    if missing:
-        said = ", ".join(f"{n} is {state}" for n, state in sorted(missing.items()))
-        return usable, f"not every node is usable ({said})"
-    return usable, None
 
 
 def squeue_state(job_id: str) -> str | None:

@@ -45,12 +45,6 @@ def slurm_sweep(project, body: str, *, array_parallelism: int | None = None) -> 
     return project.write_sweep(section + body)
 
 
-def cluster_nodes() -> list[str]:
-    return subprocess.run(
-        ["sinfo", "-h", "-N", "-o", "%N"], capture_output=True, text=True, check=True
-    ).stdout.split()
-
-
 def default_partition() -> str:
     out = subprocess.run(
         ["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, check=True
@@ -58,7 +52,9 @@ def default_partition() -> str:
     return next(p.rstrip("*") for p in out if p.endswith("*"))
 
 
-def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(project):
+def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(
+    project, slurm_cluster
+):
     sweep = slurm_sweep(project, "name: array\ngrid:\n  lr: [0.1, 0.01, 0.001]\n")
     result = run_cli("sweep", str(sweep), "--wait", cwd=project.root)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -78,7 +74,7 @@ def test_a_grid_runs_as_one_job_array_and_records_its_slurm_jobs(project):
         assert slurm["array-job-id"] == array_job_id
         assert str(slurm["array-task-id"]) == str(index)
         assert slurm["job-id"]
-        assert slurm["node"] in cluster_nodes()
+        assert slurm["node"] in slurm_cluster
         assert slurm["partition"] == default_partition()
         launcher = metadata["launcher"]
         assert launcher["sweep"] == "array"

@@ -197,3 +197,13 @@ def test_yaml_errors_keep_their_line_numbers_under_yaml_1_2():
     assert "invalid YAML" in problems[0]
     duplicate = problems_of("command: python t.py\ngrid:\n  lr: [1e-3]\n  lr: [0.1]\n")
     assert duplicate == ["config.yaml:4: grid: duplicate key 'lr'"]
+
+
+def test_an_override_into_a_file_that_is_not_a_mapping_is_a_clear_error():
+    """``--set`` on a file whose top is a list used to crash in _set_entry."""
+    from meticulous_slurm import SweepError
+
+    with pytest.raises(SweepError, match="the sweep file is not a mapping"):
+        parse_sweep_file("- a\n- b\n", "config.yaml", ["grid.lr=[0.1]"])
+    with pytest.raises(SweepError, match="the sweep file is not a mapping"):
+        parse_sweep_file("- a\n", "config.yaml", ["executor=local"])

@@ -72,7 +72,7 @@ def _encode(
     if snapshot is None:
         return list(key)
     read = read or {}
-    texts = {}
+    texts: dict[str, str | None] = {}
     for field, value in snapshot.items():
         if field in ("word", "message", "problems"):
             continue

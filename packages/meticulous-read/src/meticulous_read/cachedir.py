@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from . import safeio
+from .spec import META_FOLDER
 
 _DIRECTORY_FLAGS = safeio.FOLDER_FLAGS
 _CREATE_FLAGS = (
@@ -161,7 +162,7 @@ def places(directory: str, create: bool) -> Iterator[list[Place]]:
     digest = hashlib.sha256(os.fsencode(absolute)).hexdigest()[:24]
     opened: list[Place] = []
     try:
-        shared = _open_steps(absolute, (".meticulous", "cache"), create)
+        shared = _open_steps(absolute, (META_FOLDER, "cache"), create)
         if shared is not None:
             opened.append(Place(shared, ""))
         user = user_cache_directory()

@@ -38,9 +38,12 @@ from .errors import OutputError, UsageError
 from .ids import is_integer_id
 from .sanitize import EscapingStream, escape
 from .scan import check_directory, list_folders, locate
+from .spec import MARKER_FILES
 from .warn import MeticulousReadWarning
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .experiment import ExperimentReader
 
 DEFAULT_DIRECTORY = "experiments"
@@ -124,7 +127,7 @@ def _list_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the table to FILE (.csv, .json, .md, .tex, .parquet) instead",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON records")
+    _add_json(parser)
     parser.add_argument(
         "--width",
         type=int,
@@ -144,11 +147,24 @@ def _list_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_parser() -> argparse.ArgumentParser:
+def _command_parser(
+    command: str, description: str, targets: str, epilog: str | None = None
+) -> argparse.ArgumentParser:
+    """The parser of ``meticulous COMMAND [DIR] ...``: every command but the
+    listing names its directory and ids in ``targets`` (see :func:`_dir_and_ids`)."""
     parser = argparse.ArgumentParser(
-        prog="meticulous show", description="Show one experiment whole."
+        prog=f"meticulous {command}", description=description, epilog=epilog
     )
-    parser.add_argument("targets", nargs="+", metavar="[DIR] ID")
+    parser.add_argument("targets", nargs="+", metavar=targets)
+    return parser
+
+
+def _add_json(parser: argparse.ArgumentParser, what: str = "JSON records") -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what}")
+
+
+def _show_parser() -> argparse.ArgumentParser:
+    parser = _command_parser("show", "Show one experiment whole.", "[DIR] ID")
     parser.add_argument(
         "--lines",
         type=int,
@@ -160,15 +176,13 @@ def _show_parser() -> argparse.ArgumentParser:
 
 
 def _diff_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="meticulous diff",
-        description=(
-            "Show the status, commit, args and summary values that differ"
-            " between two or more experiments."
-        ),
+    parser = _command_parser(
+        "diff",
+        "Show the status, commit, args and summary values that differ"
+        " between two or more experiments.",
+        "[DIR] ID ID [ID ...]",
     )
-    parser.add_argument("targets", nargs="+", metavar="[DIR] ID ID [ID ...]")
-    parser.add_argument("--json", action="store_true", help="print JSON records")
+    _add_json(parser)
     return parser
 
 
@@ -227,10 +241,7 @@ def dir_and_many_ids(targets: list[str], command: str) -> tuple[str, list[str]]:
 
 def _experiment_folder_hint(path: str) -> str | None:
     """What to type when ``path`` is one experiment's folder, not a directory of them."""
-    if not any(
-        os.path.isfile(os.path.join(path, name))
-        for name in ("STATUS", "metadata.json", "args.json")
-    ):
+    if not any(os.path.isfile(os.path.join(path, name)) for name in MARKER_FILES):
         return None
     absolute = os.path.abspath(path)
     parent = os.path.dirname(absolute.rstrip(os.sep)) or os.sep
@@ -257,9 +268,8 @@ def _reader(directory: str, experiment_id: str) -> ExperimentReader:
     from .experiment import ExperimentReader
 
     reader = ExperimentReader(folder, experiment_id=experiment_id)
-    markers = ("STATUS", "metadata.json", "args.json")
     if not is_integer_id(os.path.basename(folder)) and not any(
-        os.path.lexists(os.path.join(folder, name)) for name in markers
+        os.path.lexists(os.path.join(folder, name)) for name in MARKER_FILES
     ):
         raise UsageError(
             f"{folder!r} is not an experiment (no STATUS, metadata.json or args.json)"
@@ -303,7 +313,7 @@ def diff_command(argv: Sequence[str]) -> int:
     return 0
 
 
-def table_of(directory: str, ids: list[str]):  # -> pd.DataFrame
+def table_of(directory: str, ids: list[str]) -> pd.DataFrame:
     """The listing's DataFrame of the named experiments, each once."""
     from .table import build_table
 
@@ -317,15 +327,13 @@ def table_of(directory: str, ids: list[str]):  # -> pd.DataFrame
 
 
 def _tag_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="meticulous tag",
-        description=(
-            "Tag an experiment (tags.json, spec §15): values are JSON when they"
-            " parse (true, 3, 0.1, [1, 2]) and text otherwise. Tags become the"
-            " tags.<key> columns: meticulous --filter 'tags.best == True'."
-        ),
+    parser = _command_parser(
+        "tag",
+        "Tag an experiment (tags.json, spec §15): values are JSON when they"
+        " parse (true, 3, 0.1, [1, 2]) and text otherwise. Tags become the"
+        " tags.<key> columns: meticulous --filter 'tags.best == True'.",
+        "[DIR] ID [key=value ...]",
     )
-    parser.add_argument("targets", nargs="+", metavar="[DIR] ID [key=value ...]")
     parser.add_argument(
         "--untag",
         action="append",
@@ -362,17 +370,15 @@ def tag_command(argv: Sequence[str]) -> int:
 
 
 def _compare_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="meticulous compare",
-        description=(
-            "Compare experiments side by side: the args that differ, summaries,"
-            " each metric's final and best value, and the commits (with the"
-            " commit messages between them when the repository is at hand and"
-            " GitPython is installed: meticulous-read[git])."
-        ),
+    parser = _command_parser(
+        "compare",
+        "Compare experiments side by side: the args that differ, summaries,"
+        " each metric's final and best value, and the commits (with the"
+        " commit messages between them when the repository is at hand and"
+        " GitPython is installed: meticulous-read[git]).",
+        "[DIR] ID ID [ID ...]",
     )
-    parser.add_argument("targets", nargs="+", metavar="[DIR] ID ID [ID ...]")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_json(parser, "one JSON object")
     parser.add_argument(
         "--repo",
         metavar="PATH",
@@ -407,18 +413,16 @@ def compare_command(argv: Sequence[str]) -> int:
 
 
 def _plot_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="meticulous plot",
-        description=(
-            "Plot learning curves of the selected experiments to PNG, SVG or PDF"
-            " (needs matplotlib: pip install 'meticulous-read[plot]')."
-        ),
+    parser = _command_parser(
+        "plot",
+        "Plot learning curves of the selected experiments to PNG, SVG or PDF"
+        " (needs matplotlib: pip install 'meticulous-read[plot]').",
+        "[DIR] METRIC",
         epilog=(
             "Example: meticulous plot experiments loss --filter 'status =="
             ' "SUCCESS"\' --by args.lr --smooth 0.6 --log -o loss.png'
         ),
     )
-    parser.add_argument("targets", nargs="+", metavar="[DIR] METRIC")
     parser.add_argument(
         "-o",
         "--output",
@@ -517,7 +521,7 @@ def plot_command(argv: Sequence[str]) -> int:
     return 0
 
 
-def _selected_frame(directory: str, options: argparse.Namespace):  # -> pd.DataFrame
+def _selected_frame(directory: str, options: argparse.Namespace) -> pd.DataFrame:
     """The listing's selection: --filter, then --ids."""
     from .experiments import Experiments
     from .query import FilterError, apply_filter

@@ -12,12 +12,15 @@ from __future__ import annotations
 import itertools
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .detail import _first_line, _same
 from .series import curves_of, final_and_best, lower_is_better
+
+if TYPE_CHECKING:
+    import git
 
 MAX_COMMITS = 50
 GIT_EXTRA = "meticulous-read[git]"
@@ -83,7 +86,7 @@ def compare_table(frame: pd.DataFrame, directory: str, ids: list[str]) -> pd.Dat
     ).set_axis(ids, axis="columns")
 
 
-def _repository(candidates: list[str], notes: list[str]) -> Any | None:
+def _repository(candidates: list[str], notes: list[str]) -> git.Repo | None:
     try:
         import git  # GitPython
     except ImportError as error:
@@ -109,7 +112,7 @@ def _repository(candidates: list[str], notes: list[str]) -> Any | None:
     return None
 
 
-def _log(repository: Any, older: str, newer: str) -> list[dict]:
+def _log(repository: git.Repo, older: str, newer: str) -> list[dict]:
     found = []
     for commit in repository.iter_commits(f"{older}..{newer}", max_count=MAX_COMMITS):
         found.append(

@@ -15,7 +15,7 @@ import pandas as pd
 from . import metrics as metrics_file
 from . import safeio
 from .attempts import latest_attempt
-from .folder import Snapshot, read_snapshot
+from .folder import Snapshot, snapshot_of
 from .ids import group_of
 from .safeio import safe_text
 from .status import derive_status
@@ -88,11 +88,8 @@ class ExperimentReader:
     @property
     def _record(self) -> Snapshot:
         if self._snapshot is None:
-            snapshot = read_snapshot(self._location, self.id)
-            if snapshot is None:  # a non-integer folder with no experiment files
-                snapshot = read_snapshot(self._location, "0")
-            self._snapshot = snapshot
-        return self._snapshot  # type: ignore[return-value]
+            self._snapshot = snapshot_of(self._location, self.id)
+        return self._snapshot
 
     @property
     def args(self) -> dict:
@@ -164,7 +161,8 @@ class ExperimentReader:
             values = [record.get(name) for record in records]
             if name == "_time":
                 seconds = [
-                    float(v) if type(v) in (int, float) else math.nan for v in values
+                    float(v) if type(v) is int or type(v) is float else math.nan
+                    for v in values
                 ]
                 columns[name] = pd.to_datetime(seconds, unit="s", utc=True).array
             else:

@@ -6,6 +6,7 @@ import os
 import socket
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from . import frame_cache
 from . import metrics as metrics_file
 from .attempts import latest_attempt
 from .experiment import ExperimentReader, extra_properties
-from .folder import read_snapshot
+from .folder import snapshot_of
 from .ids import group_of
 from .listing_cache import code_digest, folders_state
 from .scan import list_folders, scan
@@ -67,6 +68,7 @@ def _directory_of(
         )
     if experiments_directory is not None:
         return os.fspath(experiments_directory)
+    assert project_directory is not None  # both None returned above
     return os.path.join(os.fspath(project_directory), "experiments")
 
 
@@ -185,6 +187,7 @@ class Experiments:
         """id -> (word, message) as reported; from the cached frame, made when needed."""
         if self._status_map is None:
             frame = self._frame
+            assert frame is not None  # no status map: the frame came from its cache
             self._status_map = dict(
                 zip(
                     self._ids,
@@ -231,6 +234,7 @@ class Experiments:
                 stacklevel=stacklevel,
             )
         if self._status_map is None:  # from the frame: its status column
+            assert self._frame is not None
             statuses = self._frame["status"]
             broken = statuses.index[statuses == BROKEN].tolist()
         else:
@@ -266,10 +270,7 @@ class Experiments:
     def _snapshot(self, name: str) -> dict:
         if self._snapshots is not None:
             return self._snapshots[name]
-        snapshot = read_snapshot(self._paths[name], name, follow_link=False)
-        return (
-            snapshot if snapshot is not None else read_snapshot(self._paths[name], "0")
-        )
+        return snapshot_of(self._paths[name], name, follow_link=False)
 
     @property
     def ids(self) -> list[str]:
@@ -315,10 +316,9 @@ class Experiments:
         parent = str(experiment_id)
         if parent not in self._statuses:
             raise KeyError(f"no experiment {parent!r} in {self.directory!r}")
+        snapshots = self._all_snapshots()  # None after a frame from its cache
         return [
-            name
-            for name in self._ids
-            if _parent_of(name, self._snapshots[name]) == parent
+            name for name in self._ids if _parent_of(name, snapshots[name]) == parent
         ]
 
     def deviating_args(self, ids: Sequence[str] | None = None) -> list[str]:
@@ -386,7 +386,7 @@ class Experiments:
         )
         return with_group_names(with_legacy_times(frame))
 
-    def plot(self, *metrics: str, **options):
+    def plot(self, *metrics: str, **options: Any) -> Any:
         """Learning curves (needs ``meticulous-read[plot]``); see :mod:`.plot`.
 
         ``by="args.lr"`` colours runs by an arg, ``facet=True`` gives each

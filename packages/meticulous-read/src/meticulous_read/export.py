@@ -19,6 +19,7 @@ import pandas as pd
 from .atomic import replace_atomically
 from .render import format_value
 from .sanitize import escape_json
+from .spec import special_text
 
 
 class ExportError(ValueError):
@@ -38,7 +39,7 @@ def plain_value(value: Any) -> Any:
         if math.isnan(value):
             return None
         if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
+            return special_text(value)
         return value
     if isinstance(value, pd.Timestamp):
         return value.isoformat()

@@ -13,9 +13,15 @@ from typing import Any
 
 from . import safeio
 from .ids import is_integer_id
-
-# The files whose presence makes a folder an experiment (spec §1).
-MARKER_FILES = ("STATUS", "metadata.json", "args.json")
+from .spec import (  # noqa: F401 - MARKER_FILES: the files that make an experiment
+    ARGS_FILE,
+    DEFAULT_ARGS_FILE,
+    MARKER_FILES,
+    METADATA_FILE,
+    STATUS_FILE,
+    SUMMARY_FILE,
+    TAGS_FILE,
+)
 
 Snapshot = dict  # keys: word, message, metadata, args, default_args, summary, tags,
 # problems
@@ -67,7 +73,7 @@ def _json_object(
         kind = "empty" if not data.strip() else "truncated or not valid JSON"
         problems.append(f"{name} is {kind} ({error})")
         return None
-    if value is None and name == "default_args.json":
+    if value is None and name == DEFAULT_ARGS_FILE:
         return None  # meticulous-ml's capture_defaults=False: no defaults known
     if not isinstance(value, dict):
         problems.append(f"{name} is not a JSON object")
@@ -80,7 +86,7 @@ def _json_object(
 def _status(folder_fd: int | None, problems: list[str]) -> tuple[str | None, str, bool]:
     """(word, message, found) from STATUS: first line the word, the rest the message."""
     try:
-        data = _read_file("STATUS", folder_fd)
+        data = _read_file(STATUS_FILE, folder_fd)
     except OSError as error:
         problems.append(f"STATUS cannot be read ({safeio.describe_error(error)})")
         return None, "", True
@@ -136,6 +142,16 @@ def read_snapshot(
             os.close(folder_fd)
 
 
+def snapshot_of(folder: str, name: str, follow_link: bool = True) -> Snapshot:
+    """:func:`read_snapshot` of a folder already taken for an experiment: a
+    non-integer folder without experiment files reads as an empty run."""
+    snapshot = read_snapshot(folder, name, follow_link)
+    if snapshot is None:
+        snapshot = read_snapshot(folder, "0", follow_link)
+    assert snapshot is not None  # "0" is an integer id: never None
+    return snapshot
+
+
 def _read_files(
     folder_fd: int | None, name: str, keep_texts: bool = False
 ) -> Snapshot | None:
@@ -148,13 +164,13 @@ def _read_files(
     else:
         word, message, status_found = _status(folder_fd, problems)
         found = []
-        metadata = _json_object(folder_fd, "metadata.json", problems, found, texts)
-        args = _json_object(folder_fd, "args.json", problems, found, texts)
+        metadata = _json_object(folder_fd, METADATA_FILE, problems, found, texts)
+        args = _json_object(folder_fd, ARGS_FILE, problems, found, texts)
         default_args = _json_object(
-            folder_fd, "default_args.json", problems, found, texts
+            folder_fd, DEFAULT_ARGS_FILE, problems, found, texts
         )
-        summary = _json_object(folder_fd, "summary.json", problems, found, texts)
-        tags = _json_object(folder_fd, "tags.json", problems, [], texts)  # spec §15
+        summary = _json_object(folder_fd, SUMMARY_FILE, problems, found, texts)
+        tags = _json_object(folder_fd, TAGS_FILE, problems, [], texts)  # spec §15
     metadata_found, args_found = found[0], found[1]
     if not (status_found or metadata_found or args_found):
         if not is_integer_id(name):

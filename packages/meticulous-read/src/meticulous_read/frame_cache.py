@@ -116,6 +116,7 @@ def _text_list(mask: np.ndarray, offsets: np.ndarray, data: bytes) -> list:
     """The values as Python strings (None where missing)."""
     text = data.decode("utf-8")  # UnicodeDecodeError is a ValueError
     starts, ends = offsets[:-1].tolist(), offsets[1:].tolist()
+    values: list[str | None]
     if len(text) == len(data):  # ASCII: character offsets are byte offsets
         values = [text[a:b] for a, b in zip(starts, ends)]
     else:
@@ -153,7 +154,8 @@ def _encode_column(series: pd.Series) -> tuple[dict, list[bytes]] | None:
     if dtype == text_dtype() and dtype != object:
         if getattr(dtype, "storage", None) == "pyarrow":
             return {"kind": "utf8"}, _arrow_text_parts(series)
-        parts = _encode_texts(series.to_numpy(dtype=object, na_value=None).tolist())
+        texts = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+        parts = _encode_texts(texts.tolist())
         if parts is not None:
             return {"kind": "utf8"}, parts
     if isinstance(dtype, pd.DatetimeTZDtype):
@@ -164,7 +166,7 @@ def _encode_column(series: pd.Series) -> tuple[dict, list[bytes]] | None:
             values.astype("<i8").tobytes()
         ]
     if dtype.kind == "m":
-        unit = np.datetime_data(dtype)[0]
+        unit = np.datetime_data(dtype)[0]  # type: ignore[arg-type] # kind "m": numpy
         if unit not in _UNITS:
             return None
         values = series.to_numpy().view("i8")
@@ -180,7 +182,8 @@ def _encode_column(series: pd.Series) -> tuple[dict, list[bytes]] | None:
         return {"kind": str(dtype)}, [
             series.to_numpy().astype(_FIXED[str(dtype)]).tobytes()
         ]
-    values = series.to_numpy(dtype=object, na_value=None).tolist()
+    # (pandas-stubs reject na_value=None, which pandas takes: missing -> None)
+    values = series.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]
     try:
         if dtype == object:
             return {"kind": "objects"}, _encode_objects(values)
@@ -310,12 +313,13 @@ def _decode_column(entry: dict, data: memoryview, base: int, rows: int) -> Any:
         "Int64",
         "boolean",
     ):
-        dtype = {
-            "datetime": _FIXED["int64"],
-            "timedelta": _FIXED["int64"],
-            "Int64": _FIXED["int64"],
-            "boolean": _FIXED["bool"],
-        }.get(kind, _FIXED.get(kind))
+        stored_as = {
+            "datetime": "int64",
+            "timedelta": "int64",
+            "Int64": "int64",
+            "boolean": "bool",
+        }
+        dtype = _FIXED[stored_as.get(kind, kind)]
         expected = [rows * dtype.itemsize] + ([rows] if len(pieces) == 2 else [])
         if [len(piece) for piece in pieces] != expected or (
             len(pieces) != (2 if kind in ("Int64", "boolean") else 1)

@@ -232,15 +232,6 @@ def _write_outputs(frame: pd.DataFrame, options: argparse.Namespace, what: str) 
 # -- commands -------------------------------------------------------------------------------
 
 
-def _open(directory: str, use_cache: bool = True) -> Experiments:
-    try:
-        return Experiments(directory, cache=use_cache)
-    except (FileNotFoundError, NotADirectoryError) as error:
-        raise UsageError(str(error)) from None
-    except PermissionError as error:
-        raise UsageError(f"cannot read {directory!r}: {error.strerror}") from None
-
-
 def _open(directory: str, use_cache: bool, listed: tuple | None) -> Experiments:
     try:
         return Experiments(directory, cache=use_cache, _listed=listed)

@@ -68,10 +68,10 @@ def _code_stamp() -> list:
         try:
             spec = importlib.util.find_spec(module)
             origin = spec.origin if spec is not None else None
-            info = os.stat(origin) if origin else None
+            found = os.stat(origin) if origin else None
         except (ImportError, ValueError, OSError):
-            info = None
-        stamp.append((module, origin, info and (info.st_mtime_ns, info.st_size)))
+            found = None
+        stamp.append((module, origin, found and (found.st_mtime_ns, found.st_size)))
     return stamp
 
 

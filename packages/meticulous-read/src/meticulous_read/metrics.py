@@ -7,19 +7,17 @@ middle (a tool that wrote garbage) is skipped and counted, never fatal.
 
 from __future__ import annotations
 
-import math
 import os
 
 from . import safeio
-
-SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+from .spec import METRICS_FILE, SPECIAL_FLOATS
 
 
 def read_records(folder: str) -> tuple[list[dict], int]:
     """(records, number of bad lines) of the folder's metrics.jsonl."""
     try:
         data = safeio.read_bytes(
-            os.path.join(folder, "metrics.jsonl"), safeio.METRICS_LIMIT
+            os.path.join(folder, METRICS_FILE), safeio.METRICS_LIMIT
         )
     except OSError:  # not a regular file, a link, too large, unreadable
         return [], 1

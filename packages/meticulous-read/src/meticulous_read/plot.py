@@ -96,11 +96,15 @@ def _curves_or_none(
     import numpy as np
 
     found = {} if folder is None else curves(folder, metrics)
+
+    def floats(values: list[float]) -> Any:  # an array where Curve says list
+        return np.asarray(values, dtype=np.float64)
+
     return {
         name: Curve(
-            np.asarray(curve.steps, dtype=np.float64),
-            np.asarray(curve.times if with_times else [], dtype=np.float64),
-            np.asarray(curve.values, dtype=np.float64),
+            floats(curve.steps),
+            floats(curve.times if with_times else []),
+            floats(curve.values),
         )
         for name, curve in found.items()
     }
@@ -326,7 +330,7 @@ def draw(
                 if smooth > 0:
                     raw_x, raw_y = decimated(xs, values)
                     ax.plot(raw_x, raw_y, color=colour, alpha=0.25, linewidth=0.8)
-                    values = smoothed(values.tolist(), smooth)
+                    values = np.asarray(smoothed(values.tolist(), smooth))
                 drawn_x, drawn_y = decimated(xs, values)
                 points += len(drawn_y)
                 ax.plot(
@@ -436,7 +440,13 @@ def plot_experiments(
             )
         frame = frame.loc[wanted]
     runs = collect(experiments.directory, frame, metrics, by)
-    options = {"by": by, "facet": facet, "x": x, "smooth": smooth, "log": log}
+    options: dict[str, Any] = {
+        "by": by,
+        "facet": facet,
+        "x": x,
+        "smooth": smooth,
+        "log": log,
+    }
     if ax is not None:
         grid = draw(None, runs, metrics, axes=ax, **options)
     else:

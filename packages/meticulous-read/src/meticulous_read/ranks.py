@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import stat
+
+from . import safeio
+from .spec import METADATA_FILE, STATUS_FILE
 
 RANKS_FOLDER = "ranks"
 MAX_FILE_BYTES = 1 << 20
@@ -19,19 +21,11 @@ MAX_FILE_BYTES = 1 << 20
 
 def _read_small(path: str) -> str | None:
     """A regular file's text (at most 1 MiB), never following a symlink."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, flags)
-    except OSError:
+        data = safeio.read_bytes(path, MAX_FILE_BYTES)
+    except OSError:  # UnsafeFile too: a link, a FIFO, over the limit
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return os.read(fd, MAX_FILE_BYTES).decode("utf-8", "replace")
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def rank_numbers(folder: str) -> list[int]:
@@ -47,9 +41,9 @@ def rank_numbers(folder: str) -> list[int]:
 def rank_state(folder: str, rank: int) -> tuple[str, dict]:
     """(status word, metadata) of one rank; ``""`` and ``{}`` when unreadable."""
     own = os.path.join(folder, RANKS_FOLDER, str(rank))
-    text = _read_small(os.path.join(own, "STATUS")) or ""
+    text = _read_small(os.path.join(own, STATUS_FILE)) or ""
     try:
-        metadata = json.loads(_read_small(os.path.join(own, "metadata.json")) or "{}")
+        metadata = json.loads(_read_small(os.path.join(own, METADATA_FILE)) or "{}")
     except (ValueError, RecursionError):
         metadata = {}
     return text.partition("\n")[0].strip(), metadata if isinstance(

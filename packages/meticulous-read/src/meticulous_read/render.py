@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import spec
 from .sanitize import escape_all
 
 ELLIPSIS = "…"
@@ -29,15 +30,15 @@ MAX_MESSAGE = 48
 MIN_SHRUNK = 12
 
 STATUS_COLOURS = {
-    "SUCCESS": "32",  # green
-    "RUNNING": "36",  # cyan
-    "QUEUED": "34",  # blue
-    "ERROR": "31",  # red
-    "INTERRUPTED": "33",  # yellow
-    "CANCELLED": "33",
-    "DEAD": "35",  # magenta
-    "BROKEN": "35",
-    "UNSUPPORTED": "35",
+    spec.SUCCESS: "32",  # green
+    spec.RUNNING: "36",  # cyan
+    spec.QUEUED: "34",  # blue
+    spec.ERROR: "31",  # red
+    spec.INTERRUPTED: "33",  # yellow
+    spec.CANCELLED: "33",
+    spec.DEAD: "35",  # magenta
+    spec.BROKEN: "35",
+    spec.UNSUPPORTED: "35",
 }
 
 
@@ -146,7 +147,8 @@ def render(
     drop_order: list[str] | None = None,
 ) -> Rendered:
     """The frame with its index as the first column, fitted into ``width``."""
-    fitting = bool(width and width > 0)
+    width = width if width and width > 0 else 0  # 0: no width to fit into
+    fitting = width > 0
     caps = max_cells or {}
     index_name = str(frame.index.name or "")
     headers = escape_all([index_name] + [str(name) for name in frame.columns])
@@ -225,9 +227,9 @@ def render(
     lines.append(f"\x1b[1m{header_line}\x1b[0m" if colour else header_line)
     # Column by column (list comprehensions), then joined row by row.
     padded_columns = []
-    for i, column in enumerate(cells):
+    for i, column_cells in enumerate(cells):
         width_i = widths[i]
-        texts = _capped(column, width_i)
+        texts = _capped(column_cells, width_i)
         if right[i]:
             padded = [text.rjust(width_i) for text in texts]
         else:

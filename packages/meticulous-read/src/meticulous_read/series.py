@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from . import metrics as metrics_file
 from . import safeio
+from .spec import METRICS_FILE
 
 
 @dataclass
@@ -44,26 +45,24 @@ def records(folder: str | os.PathLike) -> list[dict]:
     folder = os.fspath(folder)
     try:
         data = safeio.read_bytes(
-            os.path.join(folder, "metrics.jsonl"), safeio.METRICS_LIMIT
+            os.path.join(folder, METRICS_FILE), safeio.METRICS_LIMIT
         )
     except OSError:
         data = None
     if not data:
         return metrics_file.read_records(folder)[0] if data is None else []
     lines = [line for line in data.split(b"\n")[:-1] if line.strip()]
+    joined = b"[" + b",".join(lines) + b"]"
     try:
-        rows = json.loads(b"[" + b",".join(lines) + b"]")
+        rows = json.loads(joined)
     except (ValueError, RecursionError):
         return metrics_file.read_records(folder)[0]
     if len(rows) != len(lines) or not all(type(row) is dict for row in rows):
         return metrics_file.read_records(folder)[0]
-    for row in rows:
-        for value in row.values():
-            if type(value) in (list, dict):
-                try:
-                    safeio.check_depth(value, safeio.JSON_DEPTH_LIMIT - 1)
-                except ValueError:
-                    return metrics_file.read_records(folder)[0]
+    nested = any(type(v) in (list, dict) for row in rows for v in row.values())
+    # One level more than a row's: the array around the rows.
+    if nested and safeio.nesting_depth(joined) > safeio.JSON_DEPTH_LIMIT + 1:
+        return metrics_file.read_records(folder)[0]
     return rows
 
 
@@ -110,7 +109,10 @@ def curves(
     if set(map(type, moments)) <= {float, int}:
         ts: list = moments
     else:
-        ts = [float(t) if type(t) in (int, float) else math.nan for t in moments]
+        ts = [
+            float(t) if type(t) is int or type(t) is float else math.nan
+            for t in moments
+        ]
     found: dict[str, Curve] = {}
     for name in names:
         if name.startswith("_"):
@@ -121,9 +123,8 @@ def curves(
             continue
         kept = [i for i, value in enumerate(values) if value is not None]
         if kept:
-            found[name] = Curve(
-                [xs[i] for i in kept], [ts[i] for i in kept], [values[i] for i in kept]
-            )  # type: ignore[misc]
+            numbers = [value for value in values if value is not None]
+            found[name] = Curve([xs[i] for i in kept], [ts[i] for i in kept], numbers)
     return found
 
 

@@ -16,15 +16,20 @@ from datetime import datetime, timedelta, timezone
 
 from .folder import Snapshot, spec_version
 from .liveness import describe_moment, heartbeat_death, pid_is_alive, staleness_limit
+from .spec import (  # noqa: F401 - SUPPORTED_SPEC_VERSION, DERIVED_WORDS: API
+    BROKEN,
+    DEAD,
+    DERIVED_WORDS,
+    HEARTBEAT_FILE,
+    METADATA_FILE,
+    RUNNING,
+    STATUS_FILE,
+    SUPPORTED_SPEC_VERSION,
+    UNSUPPORTED,
+)
 
-SUPPORTED_SPEC_VERSION = 1
 HEARTBEAT_LIMIT_SECONDS = staleness_limit()  # for the default 5 s beat
 
-RUNNING = "RUNNING"
-DEAD = "DEAD"
-BROKEN = "BROKEN"
-UNSUPPORTED = "UNSUPPORTED"
-DERIVED_WORDS = (DEAD, BROKEN, UNSUPPORTED)
 DEATH_PREFIX = "STATUS says RUNNING but "
 _UTC = timezone(timedelta(0))  # datetime.UTC needs Python 3.11
 
@@ -80,7 +85,7 @@ def process_death(
         return f"process {pid} on {host} is gone"
     started = parse_timestamp(timestamp)
     return heartbeat_death(
-        os.path.join(folder, "heartbeat"),
+        os.path.join(folder, HEARTBEAT_FILE),
         started.timestamp() if started is not None else None,
         now,
     )
@@ -92,7 +97,7 @@ def never_started(folder: str, now: float) -> tuple[str, str] | None:
     than the staleness limit; None if it has either file."""
     if any(
         os.path.lexists(os.path.join(folder, name))
-        for name in ("STATUS", "metadata.json")
+        for name in (STATUS_FILE, METADATA_FILE)
     ):
         return None
     try:
@@ -115,7 +120,7 @@ def _failed_start(
 ) -> tuple[str, str] | None:
     """Why a folder without STATUS is a start that was cut off (spec 12.5):
     nothing in it and old, or a recorder's metadata whose process is dead."""
-    if not _absent(os.path.join(folder, "STATUS")):
+    if not _absent(os.path.join(folder, STATUS_FILE)):
         return None  # there but unreadable (a FIFO, a link, no access): BROKEN
     metadata = snapshot["metadata"]
     if metadata is None:

@@ -125,7 +125,7 @@ def object_array(values: list) -> np.ndarray:
 
 def timestamp_array(values: list) -> Any:
     """ISO 8601 strings as tz-aware UTC timestamps; anything else as NaT."""
-    texts = [v if type(v) is str else None for v in values]
+    texts: list[Any] = [v if type(v) is str else None for v in values]
     try:
         parsed = pd.to_datetime(texts, utc=True, errors="coerce", format="ISO8601")
     except (TypeError, ValueError):  # pandas < 2 has no format="ISO8601"

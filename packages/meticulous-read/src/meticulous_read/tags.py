@@ -19,7 +19,9 @@ import stat
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-FILE_NAME = "tags.json"
+from .spec import TAGS_FILE, special_text
+
+FILE_NAME = TAGS_FILE
 LOCK_NAME = ".tags.lock"
 MAX_KEY = 200
 MAX_BYTES = 16 * 1024 * 1024  # like every JSON file the reader reads
@@ -44,9 +46,7 @@ def check_key(key: object) -> str:
 def _plain(value: Any) -> Any:
     """NaN and infinities as the spec's strings (§2)."""
     if isinstance(value, float) and not math.isfinite(value):
-        return (
-            "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-        )
+        return special_text(value)
     if isinstance(value, dict):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

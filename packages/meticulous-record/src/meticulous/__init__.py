@@ -4,6 +4,8 @@
 the work starts when an :class:`Experiment` is created.
 """
 
+from typing import TYPE_CHECKING
+
 from .exceptions import (
     DirtyRepoException,
     ExperimentFinishedError,
@@ -22,6 +24,9 @@ from .exceptions import (
 )
 from .experiment import Experiment
 from .running import current
+
+if TYPE_CHECKING:  # imported by __getattr__ when first used
+    from .reservation import reserve_experiment, reserve_experiments
 
 __version__ = "0.1.0"
 

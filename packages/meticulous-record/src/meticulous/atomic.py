@@ -53,11 +53,17 @@ def write_bytes_atomic(path: PathLike, data: bytes, *, sync: bool = True) -> Non
         os.close(folder)
 
 
+def write_fully(fd: int, data: bytes) -> None:
+    """All of ``data``: ``os.write`` may write less (a signal, a full disk's
+    last blocks, a pipe), and the rest must follow, not be dropped."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _write_all(fd: int, data: bytes, sync: bool) -> None:
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_fully(fd, data)
         if sync:
             os.fsync(fd)
     finally:

@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_fully
 from .exceptions import MeticulousError
 
 # How long ``stop`` waits for tee: it only waits longer than an instant when
@@ -412,8 +413,7 @@ class _TeeStream:
             return
         data = text.encode("utf-8", "replace")
         try:
-            while data:
-                data = data[os.write(fd, data) :]
+            write_fully(fd, data)
         except OSError:
             pass  # a full disk must not break the program's own output
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .atomic import write_json_atomic
 from .exceptions import InvalidExperimentError
+from .filenames import METADATA_FILE
 from .ids import validate_id
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def start_child(
     listed = parent._metadata.setdefault("children", [])
     if child.experiment_id not in listed:
         listed.append(child.experiment_id)
-        write_json_atomic(parent._folder / "metadata.json", parent._metadata)
+        write_json_atomic(parent._folder / METADATA_FILE, parent._metadata)
     return child
 
 

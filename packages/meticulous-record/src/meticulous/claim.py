@@ -19,6 +19,7 @@ import os
 import time
 from pathlib import Path
 
+from .atomic import write_fully
 from .exceptions import ExperimentLockedException, StorageError
 from .liveness import (
     DEFAULT_INTERVAL_SECONDS,
@@ -149,9 +150,7 @@ def _write_new(directory: int, name: str, data: bytes) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FLAGS
     fd = os.open(name, flags, 0o666, dir_fd=directory)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_fully(fd, data)
     except BaseException:
         os.close(fd)
         os.unlink(name, dir_fd=directory)

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import folders, options, running
-from .atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from .atomic import (
+    write_bytes_atomic,
+    write_fully,
+    write_json_atomic,
+    write_text_atomic,
+)
 from .exceptions import (  # the three meticulous-ml imported from here
     DirtyRepoException,  # noqa: F401
     ExperimentFinishedError,
@@ -25,6 +30,15 @@ from .exceptions import (  # the three meticulous-ml imported from here
     MeticulousError,
     MismatchedArgsException,  # noqa: F401
     MismatchedCommitException,  # noqa: F401
+)
+from .filenames import (
+    ARGS_FILE,
+    DEFAULT_ARGS_FILE,
+    DIRTY_PATCH_FILE,
+    METADATA_FILE,
+    STDERR_FILE,
+    SUMMARY_FILE,
+    UNTRACKED_FILE,
 )
 from .ids import validate_id
 from .jsonable import dumps_document, readable
@@ -36,7 +50,15 @@ from .status import ERROR, RUNNING, SUCCESS, write_status
 if TYPE_CHECKING:
     import argparse
     from types import TracebackType
-    from typing import Self
+
+    from typing_extensions import Self  # typing.Self is 3.11+
+
+    from .environment import GpuQuery
+    from .folders import FolderHold
+    from .gitstate import RepoState
+    from .handover import Reservation
+    from .metrics import MetricsLog
+    from .sources import SourceScan
 
 
 class _AddSaver:
@@ -102,7 +124,7 @@ class Experiment:
         name: str | None = None,
         _parent: Experiment | None = None,
     ) -> None:
-        settings = {
+        settings: dict[str, Any] = {
             "project_directory": project_directory,
             "experiments_directory": experiments_directory,
             "experiment_id": experiment_id,
@@ -125,15 +147,15 @@ class Experiment:
         self._folder: Path | None = None
         self._record: Path | None = None  # where this process's own files go
         self._owner_pid = os.getpid()
-        self._sources: Any = None  # the imported-sources scan (spec 11)
+        self._sources: SourceScan | None = None  # the imported-sources scan (spec 11)
         self._untracked_at_start: list[str] = []
-        self._gpus: Any = None
+        self._gpus: GpuQuery | None = None
         self._rank = PLAIN
         self._finished = False
         self._running = False
         self._summary: dict[str, Any] | None = None
-        self._metrics: Any = None
-        self._lock: Any = None
+        self._metrics: MetricsLog | None = None
+        self._lock: FolderHold | None = None
         self._stoppers = ExitStack()  # what started, stopped in reverse order
         if self.norecord:
             self.curexpdir = "."
@@ -277,7 +299,7 @@ class Experiment:
         self.curexpdir = str(folder)
         try:
             self._metadata = {**rank_metadata(self._rank), **self._start_environment()}
-            write_json_atomic(record / "metadata.json", self._metadata)
+            write_json_atomic(record / METADATA_FILE, self._metadata)
             self._host, self._pid = self._metadata["host"], self._metadata["pid"]
             self._start_watching()
         except BaseException as error:
@@ -293,7 +315,7 @@ class Experiment:
         description: str,
         resume: bool,
         allow_dirty: bool,
-        reservation: Any,
+        reservation: Reservation | None,
     ) -> None:
         from .capture import require_tee
         from .gitstate import dirty_details, read_repo_state, require_clean
@@ -351,13 +373,13 @@ class Experiment:
         args_document: dict[str, Any],
         defaults_document: dict[str, Any],
         description: str,
-        repo: Any,
+        repo: RepoState,
         dirty: tuple[bytes, str] | None,
-        reservation: Any,
+        reservation: Reservation | None,
     ) -> dict[str, Any]:
         folder = self._folder
         assert folder is not None
-        previous = folders.read_json_object(folder / "metadata.json") or {}
+        previous = folders.read_json_object(folder / METADATA_FILE) or {}
         metadata = start_metadata(
             previous,
             resumed=mode == folders.RESUME,
@@ -376,14 +398,14 @@ class Experiment:
         self._record_sources(self._untracked_at_start)
         metadata.update(self._extra_metadata)
         if mode != folders.RESUME:
-            write_json_atomic(folder / "args.json", args_document)
-            write_json_atomic(folder / "default_args.json", defaults_document)
-        write_json_atomic(folder / "metadata.json", metadata)
+            write_json_atomic(folder / ARGS_FILE, args_document)
+            write_json_atomic(folder / DEFAULT_ARGS_FILE, defaults_document)
+        write_json_atomic(folder / METADATA_FILE, metadata)
         if dirty is not None and (
-            mode != folders.RESUME or not (folder / "dirty.patch").exists()
+            mode != folders.RESUME or not (folder / DIRTY_PATCH_FILE).exists()
         ):
-            write_bytes_atomic(folder / "dirty.patch", dirty[0])
-            write_text_atomic(folder / "untracked.txt", dirty[1])
+            write_bytes_atomic(folder / DIRTY_PATCH_FILE, dirty[0])
+            write_text_atomic(folder / UNTRACKED_FILE, dirty[1])
         self._host, self._pid = metadata["host"], metadata["pid"]
         return metadata
 
@@ -419,7 +441,8 @@ class Experiment:
                 self._sources = self._sources.later([self._folder.parent])
                 self._record_sources(self._sources.untracked())
             self._metadata["packages"] = imported_packages()
-            self._metadata["gpus"] = self._gpus.names()
+            if self._gpus is not None:
+                self._metadata["gpus"] = self._gpus.names()
         except Exception:  # noqa: BLE001, S110 - the run's end matters more
             pass
 
@@ -466,6 +489,7 @@ class Experiment:
         self._finished = True
         self._stop_parts()
         if self._running:  # only replace our own RUNNING, never a recorded end
+            assert self._record is not None  # RUNNING was written there
             try:
                 write_status(
                     self._record, ERROR, f"meticulous could not start: {error!r}"
@@ -546,7 +570,7 @@ class Experiment:
             raise InvalidSummaryError(
                 f"summary() takes a dict of names to values, not {type(values).__name__}"
             )
-        path = self._record / "summary.json"
+        path = self._record / SUMMARY_FILE
         if self._summary is None:
             self._summary = folders.read_json_object(path) or {}
         merged = {**self._summary, **values}
@@ -639,7 +663,7 @@ class Experiment:
             return
         from .lifecycle import outcome_of_exception, traceback_text
 
-        outcome = outcome_of_exception(kind, value, tb)  # type: ignore[arg-type]
+        outcome = outcome_of_exception(kind, value, tb)
         # The traceback reaches the terminal only after the block, when the
         # capture has ended: the stderr file gets its copy here.
         self._end(*outcome, stderr_text=traceback_text(kind, value, tb))
@@ -661,13 +685,13 @@ class Experiment:
         record = self._record
         try:
             if stderr_text:
-                _append_text(record / "stderr", stderr_text)
+                _append_text(record / STDERR_FILE, stderr_text)
             self._end_facts()
             if self._rank.distributed and self._rank.rank == 0:
                 word, message = self._collect_rank_ends(word, message)
             write_status(record, word, message)
             self._metadata.update({"end-timestamp": now(), "exit-code": exit_code})
-            write_json_atomic(record / "metadata.json", self._metadata)
+            write_json_atomic(record / METADATA_FILE, self._metadata)
         except OSError as error:
             raise folders.failed_end(record, word, error) from None
         finally:
@@ -752,7 +776,6 @@ def _append_text(path: Path, text: str) -> None:
 
     fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
-        while data:
-            data = data[os.write(fd, data) :]
+        write_fully(fd, data)
     finally:
         os.close(fd)

@@ -25,6 +25,7 @@ from .exceptions import (
     MismatchedCommitException,
     StorageError,
 )
+from .filenames import ARGS_FILE, LOCK_FILE, METADATA_FILE, STATUS_FILE
 from .ids import allocate_id, is_integer_id, note_explicit_id
 from .liveness import heartbeat_interval
 from .locks import LockFile
@@ -100,7 +101,7 @@ def decide(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> Fold
     if status is None and never_started(folder):
         return RECOVER  # a start killed before STATUS: record the run in it (12.5)
     if reserved and status is not None and status[0] == QUEUED:
-        reservation = read_json_object(folder / "metadata.json") or {}
+        reservation = read_json_object(folder / METADATA_FILE) or {}
         wanted = reservation.get("githead-sha")
         if wanted is not None and wanted != sha:
             raise MismatchedCommitException(
@@ -114,7 +115,7 @@ def decide(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> Fold
 
 def check_resumable(folder: Path, args: dict[str, Any], sha: str) -> None:
     """Raise unless ``folder`` holds an experiment with these args and commit."""
-    recorded_args = read_json_object(folder / "args.json")
+    recorded_args = read_json_object(folder / ARGS_FILE)
     if recorded_args is None:
         raise InvalidExperimentError(
             f"cannot resume {folder}: it has no readable args.json, so it is not a "
@@ -139,7 +140,7 @@ def _recorded_metadata(folder: Path) -> dict[str, Any]:
     """The metadata a resume keeps, or a refusal: a ``metadata.json`` that
     cannot be read as an object would otherwise be replaced by the resume's,
     losing the run's recorded start (spec 6)."""
-    path = folder / "metadata.json"
+    path = folder / METADATA_FILE
     if not os.path.lexists(path):
         return {}
     try:
@@ -183,9 +184,9 @@ def find_matching(experiments: Path, args: dict[str, Any], sha: str) -> str | No
     )
     for name in newest_first:
         folder = experiments / name
-        if read_json_object(folder / "args.json") != args:
+        if read_json_object(folder / ARGS_FILE) != args:
             continue
-        metadata = read_json_object(folder / "metadata.json") or {}
+        metadata = read_json_object(folder / METADATA_FILE) or {}
         status = read_status(folder)
         if metadata.get("githead-sha") == sha and (status or ("",))[0] != QUEUED:
             return name
@@ -219,7 +220,7 @@ def choose_and_lock(
             mode = _create(experiments / experiment_id, reserved, args, sha)
     folder = experiments / experiment_id
     created = mode == NEW
-    lock = LockFile(folder / ".lock")
+    lock = LockFile(folder / LOCK_FILE)
     hold = FolderHold(lock, created)
     try:
         if not lock.acquire(timeout=0):
@@ -308,7 +309,7 @@ def never_started(folder: Path) -> bool:
     """A folder whose start was cut off before its metadata: neither STATUS
     nor metadata.json (spec 12.5)."""
     return not any(
-        os.path.lexists(folder / name) for name in ("STATUS", "metadata.json")
+        os.path.lexists(folder / name) for name in (STATUS_FILE, METADATA_FILE)
     )
 
 

@@ -18,9 +18,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .atomic import write_text_atomic
+from .filenames import HEARTBEAT_FILE
 from .liveness import (
     BEATING,
     DEFAULT_INTERVAL_SECONDS,
@@ -30,12 +31,17 @@ from .liveness import (
 )
 from .safepaths import open_file
 
+if TYPE_CHECKING:
+    from .claim import Claim
+
 INTERVAL_SECONDS = DEFAULT_INTERVAL_SECONDS
 
 
 class Heartbeat:
-    def __init__(self, folder: Path, host: str, pid: int, claim: Any = None) -> None:
-        self.path = folder / "heartbeat"
+    def __init__(
+        self, folder: Path, host: str, pid: int, claim: Claim | None = None
+    ) -> None:
+        self.path = folder / HEARTBEAT_FILE
         self.interval = claim.interval if claim is not None else INTERVAL_SECONDS
         self._claim = claim
         self._header = header_line(host, pid)
@@ -103,7 +109,7 @@ def rewrite_line(path: Path, offset: int, line: bytes) -> None:
 def mark_ended(folder: Path) -> bool:
     """Turn the beat into ``dead`` in place: the run ended but STATUS could
     not say so (a full disk, spec 12.2); readers report DEAD at once."""
-    path = folder / "heartbeat"
+    path = folder / HEARTBEAT_FILE
     try:
         fd = open_file(path, os.O_RDWR)
     except OSError:

@@ -40,6 +40,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 from .status import ERROR, INTERRUPTED, SUCCESS
@@ -72,7 +73,7 @@ class EndOfRun:
         self._previous_excepthook = sys.excepthook
         sys.excepthook = self._excepthook
         self._previous_exit = sys.exit
-        sys.exit = self._exit
+        sys.exit = self._exit  # type: ignore[assignment] # ours returns when exit is vetoed
         atexit.register(self._atexit)
         if threading.current_thread() is threading.main_thread():
             for name in _WATCHED_SIGNALS:
@@ -191,7 +192,7 @@ def outcome_of_exit(status: Any) -> tuple[str, str, int]:
 
 
 def outcome_of_exception(
-    kind: type, value: BaseException, tb: Any
+    kind: type[BaseException], value: BaseException | None, tb: TracebackType | None
 ) -> tuple[str, str, int]:
     """STATUS word, message and exit code of an exception ending the run.
 
@@ -200,14 +201,16 @@ def outcome_of_exception(
     instead of dying by SIGINT (so ``traceback`` is imported at the top).
     """
     if issubclass(kind, SystemExit):
-        return outcome_of_exit(value.code)
+        return outcome_of_exit(value.code if isinstance(value, SystemExit) else None)
     text = traceback_text(kind, value, tb)
     if issubclass(kind, KeyboardInterrupt):
         return INTERRUPTED, f"signal SIGINT\n{text}", -int(signal.SIGINT)
     return ERROR, text, 1
 
 
-def traceback_text(kind: type, value: BaseException, tb: Any) -> str:
+def traceback_text(
+    kind: type[BaseException], value: BaseException | None, tb: TracebackType | None
+) -> str:
     """The traceback Python prints for this exception; none for SystemExit."""
     if issubclass(kind, SystemExit):
         return ""

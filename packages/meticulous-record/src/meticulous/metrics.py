@@ -21,8 +21,9 @@ from time import time as _now
 from typing import Any
 
 from .exceptions import InvalidMetricsError, StorageError
+from .filenames import METADATA_FILE, METRICS_FILE
 from .jsonable import line_encoder, readable
-from .safepaths import open_file, read_file
+from .safepaths import open_file
 
 # Names already checked are remembered so a training loop logging the same
 # few names every step skips the check; the cap keeps memory bounded for a
@@ -36,7 +37,7 @@ Chunks = Callable[[Any, int], Iterable[str]]
 class MetricsLog:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.path = folder / "metrics.jsonl"
+        self.path = folder / METRICS_FILE
         self._fd: int | None = None
         self._steps = MetricSteps()
         self.forked = False  # set once this process or its parent forked (spec 2.5)
@@ -61,7 +62,7 @@ class MetricsLog:
             from .forks import exclusive_lock
 
             with exclusive_lock(self.path):
-                self._steps.catch_up(self._fd)
+                self._steps.catch_up(self._descriptor())
                 self._steps.offset += self._write_row(metrics, step)
             return
         self._write_row(metrics, step)
@@ -86,7 +87,7 @@ class MetricsLog:
             line = self._slow_line(metrics, step, row)  # images, NaN, odd keys, a cycle
         data = (line + "\n").encode("utf-8")
         try:
-            written = os.write(self._fd, data)
+            written = os.write(self._descriptor(), data)
         except OSError as error:
             raise _refused(self.path, step, error) from None
         if written != len(data):
@@ -115,13 +116,14 @@ class MetricsLog:
         With ``O_APPEND`` the offset after a write is the end of what it
         wrote, so the line began ``written`` bytes before it.
         """
-        start = os.lseek(self._fd, 0, os.SEEK_CUR) - written
+        fd = self._descriptor()
+        start = os.lseek(fd, 0, os.SEEK_CUR) - written
         try:
             while written < len(data):
-                written += os.write(self._fd, data[written:])
+                written += os.write(fd, data[written:])
         except OSError as error:
             try:
-                os.ftruncate(self._fd, start)
+                os.ftruncate(fd, start)
             except OSError:
                 pass  # the unterminated last line is then ignored by readers
             raise _refused(self.path, step, error) from None
@@ -140,6 +142,11 @@ class MetricsLog:
                 )
         if len(self._known_names) < _MAX_KNOWN_NAMES:
             self._known_names.update(metrics)
+
+    def _descriptor(self) -> int:
+        """metrics.jsonl's descriptor, which ``append`` opened first."""
+        assert self._fd is not None
+        return self._fd
 
     def _open(self) -> None:
         attempt = _attempt_of(self.folder)  # {"_attempt": n} on a resumed run's rows
@@ -297,8 +304,7 @@ class MetricSteps:
 def _attempt_of(folder: Path) -> int:
     """Spec §16: run n of a folder is attempt 1 + len(resumes); rows of a
     resumed attempt say so, so its restarted steps are not joined to the last."""
-    try:
-        resumes = json.loads(read_file(folder / "metadata.json")).get("resumes")
-    except (OSError, ValueError, AttributeError):
-        return 1
+    from .folders import read_json_object
+
+    resumes = (read_json_object(folder / METADATA_FILE) or {}).get("resumes")
     return 1 + len(resumes) if isinstance(resumes, list) else 1

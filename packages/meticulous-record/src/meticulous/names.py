@@ -11,9 +11,10 @@ import os
 from pathlib import Path
 
 from .exceptions import InvalidExperimentError
+from .filenames import MARKER_FILES
 from .ids import is_integer_id, validate_id
 
-EXPERIMENT_FILES = ("STATUS", "metadata.json", "args.json")
+EXPERIMENT_FILES = MARKER_FILES
 
 
 def group_directory(experiments_directory: str | os.PathLike[str], name: str) -> Path:

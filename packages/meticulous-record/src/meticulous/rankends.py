@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .filenames import METADATA_FILE
 from .folders import read_json_object
 from .liveness import pid_is_alive
 from .runinfo import hostname
@@ -38,12 +39,16 @@ def end_timeout_from(environ: Any) -> float:
 def rank_state(folder: Path, rank: int, this_host: str) -> dict[str, Any]:
     """``{"rank", "host", "pid", "status", "message"}`` of one joined rank."""
     own = rank_folder(folder, rank)
-    metadata = read_json_object(own / "metadata.json") or {}
+    metadata = read_json_object(own / METADATA_FILE) or {}
     status = read_status(own)
     host, pid = metadata.get("host"), metadata.get("pid")
     word, message = (None, "") if status is None else status
-    mine = host == this_host and type(pid) is int
-    if word == RUNNING and mine and not pid_is_alive(pid):
+    if (
+        word == RUNNING
+        and host == this_host
+        and type(pid) is int
+        and not pid_is_alive(pid)
+    ):
         word = DEAD
     return {"rank": rank, "host": host, "pid": pid, "status": word, "message": message}
 

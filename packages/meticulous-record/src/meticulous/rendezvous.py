@@ -17,6 +17,7 @@ from typing import Any
 
 from .atomic import write_json_atomic
 from .exceptions import RankJoinError
+from .filenames import HEARTBEAT_FILE
 from .folders import read_json_object
 from .ids import META_FOLDER
 from .liveness import death_of, pid_is_alive, read_beat_file
@@ -147,7 +148,7 @@ def _main_rank_alive(document: dict[str, Any], experiments: Path) -> bool:
     experiment_id = document.get("experiment-id")
     if not isinstance(experiment_id, str):
         return True  # an error report from another host: believe it
-    heartbeat = str(experiments / experiment_id / "heartbeat")
+    heartbeat = str(experiments / experiment_id / HEARTBEAT_FILE)
     if read_beat_file(heartbeat) is None:
         return False
     return death_of(heartbeat, host, pid, None, time.time(), hostname()) is None

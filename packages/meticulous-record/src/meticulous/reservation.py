@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .atomic import disk_full_error, write_bytes_atomic
+from .atomic import disk_full_error, write_bytes_atomic, write_fully
 from .exceptions import InvalidExperimentError, MeticulousError
+from .filenames import ARGS_FILE, METADATA_FILE, STATUS_FILE
 from .handover import (  # noqa: F401 - the job's side, re-exported
     ENV_EXPERIMENT_ID,
     ENV_EXPERIMENTS_DIRECTORY,
@@ -177,9 +178,9 @@ def _point_files(
     if note:
         status += note if note.endswith("\n") else note + "\n"
     return [
-        ("args.json", args_text.encode("utf-8")),
-        ("metadata.json", metadata_text.encode("utf-8")),
-        ("STATUS", status.encode("utf-8")),
+        (ARGS_FILE, args_text.encode("utf-8")),
+        (METADATA_FILE, metadata_text.encode("utf-8")),
+        (STATUS_FILE, status.encode("utf-8")),
     ]
 
 
@@ -200,9 +201,7 @@ def _fill_new_folder(folder: Path, contents: list[tuple[str, bytes]]) -> None:
             try:
                 fd = os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=descriptor)
                 try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view) :]
+                    write_fully(fd, data)
                 finally:
                     os.close(fd)
             except OSError as error:

@@ -21,6 +21,7 @@ import stat
 from pathlib import PurePath
 from typing import Union
 
+from . import filenames
 from .exceptions import InvalidExperimentError, UnsafePathError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -28,18 +29,18 @@ PathLike = Union[str, "os.PathLike[str]"]
 # The files of spec section 2 that the recorder opens in a folder.
 RECORDER_FILES = frozenset(
     (
-        "STATUS",
-        "metadata.json",
-        "args.json",
-        "default_args.json",
-        "summary.json",
-        "metrics.jsonl",
-        "stdout",
-        "stderr",
-        "heartbeat",
-        "dirty.patch",
-        "untracked.txt",
-        ".lock",
+        filenames.STATUS_FILE,
+        filenames.METADATA_FILE,
+        filenames.ARGS_FILE,
+        filenames.DEFAULT_ARGS_FILE,
+        filenames.SUMMARY_FILE,
+        filenames.METRICS_FILE,
+        filenames.STDOUT_FILE,
+        filenames.STDERR_FILE,
+        filenames.HEARTBEAT_FILE,
+        filenames.DIRTY_PATCH_FILE,
+        filenames.UNTRACKED_FILE,
+        filenames.LOCK_FILE,
     )
 )
 CLAIM_PREFIX = ".claim"  # .claim and .claim-takeover-<token> (spec 12.4)

@@ -227,7 +227,8 @@ def add_saver(
     """
     saver = _custom_saver(kind, function, suffix, loader)
     if isinstance(target, type):
-        target._class_savers = (saver, *getattr(target, "_class_savers", ()))
+        savers = (saver, *getattr(target, "_class_savers", ()))
+        target._class_savers = savers  # type: ignore[attr-defined] # on any class
     else:
         target.__dict__.setdefault("_added_savers", []).insert(0, saver)
 

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from .atomic import write_text_atomic
+from .filenames import STATUS_FILE
 from .safepaths import read_file
 
 QUEUED = "QUEUED"
@@ -18,6 +19,7 @@ SUCCESS = "SUCCESS"
 ERROR = "ERROR"
 INTERRUPTED = "INTERRUPTED"
 CANCELLED = "CANCELLED"
+TERMINAL_WORDS = (SUCCESS, ERROR, INTERRUPTED, CANCELLED)  # the run has ended
 
 
 def write_status(folder: str | os.PathLike[str], word: str, message: str = "") -> None:
@@ -25,13 +27,13 @@ def write_status(folder: str | os.PathLike[str], word: str, message: str = "") -
     text = word + "\n"
     if message:
         text += message if message.endswith("\n") else message + "\n"
-    write_text_atomic(Path(folder) / "STATUS", text)
+    write_text_atomic(Path(folder) / STATUS_FILE, text)
 
 
 def read_status(folder: str | os.PathLike[str]) -> tuple[str, str] | None:
     """``(word, message)``, or None when there is no readable STATUS."""
     try:
-        data = read_file(Path(folder) / "STATUS", 1 << 20)
+        data = read_file(Path(folder) / STATUS_FILE, 1 << 20)
     except (FileNotFoundError, NotADirectoryError):
         return None
     text = data.decode("utf-8", errors="replace")

@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_fully
 from .exceptions import InvalidSummaryError, InvalidTagError, TagsFileError
+from .filenames import TAGS_FILE
 from .jsonable import dumps_document, readable
 
-FILE_NAME = "tags.json"
+FILE_NAME = TAGS_FILE
 LOCK_NAME = ".tags.lock"
 MAX_KEY = 200
 MAX_BYTES = 16 * 1024 * 1024
@@ -34,10 +36,11 @@ def _check_keys(values: Mapping[str, Any]) -> None:
             or not key
             or len(key) > MAX_KEY
             or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in key)
+            or any(0xD800 <= ord(c) <= 0xDFFF for c in key)  # not UTF-8
         ):
             raise InvalidTagError(
                 f"tag names are non-empty strings of at most {MAX_KEY} characters"
-                f" without control characters, not {key!r}"
+                f" without control characters or lone surrogates, not {key!r}"
             )
 
 
@@ -82,9 +85,7 @@ def _replace(folder_fd: int, data: bytes) -> None:
             continue
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view) :]
+            write_fully(descriptor, data)
             os.fsync(descriptor)
         finally:
             os.close(descriptor)

@@ -13,10 +13,13 @@ import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SweepError
 from .slurmstate import JobState
+
+if TYPE_CHECKING:
+    from .record import SweepRecord
 
 STOP_WAIT_S = 60  # how long a cancel waits for the points to end
 
@@ -51,15 +54,17 @@ class Backend(ABC):
         """For a dry run: what would be submitted."""
 
     @abstractmethod
-    def submit(self, record: Any, sweep_folder: Path, indices: list[int]) -> Submitted:
+    def submit(
+        self, record: SweepRecord, sweep_folder: Path, indices: list[int]
+    ) -> Submitted:
         """Start the points ``indices`` of ``record``; raise on refusal."""
 
     @abstractmethod
-    def states(self, record: Any, sweep_folder: Path) -> dict[int, JobState]:
+    def states(self, record: SweepRecord, sweep_folder: Path) -> dict[int, JobState]:
         """The scheduler's state of each point it knows, by point index."""
 
     @abstractmethod
-    def stop(self, record: Any, sweep_folder: Path, indices: list[int]) -> None:
+    def stop(self, record: SweepRecord, sweep_folder: Path, indices: list[int]) -> None:
         """Stop the given queued or running points and wait until they ended."""
 
     def require_tools(self) -> None:
@@ -69,10 +74,10 @@ class Backend(ABC):
         """What is allowed but probably not meant."""
         return []
 
-    def refuse_resume(self, record: Any, sweep_folder: Path) -> None:
+    def refuse_resume(self, record: SweepRecord, sweep_folder: Path) -> None:
         """Raise SweepError when the sweep cannot be resubmitted now."""
 
-    def summary(self, record: Any) -> str:
+    def summary(self, record: SweepRecord) -> str:
         """One line for ``sweep`` and ``resume``, after the point count."""
         return f"submitted to {self.where}"
 

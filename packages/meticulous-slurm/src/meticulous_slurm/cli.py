@@ -23,9 +23,14 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .errors import SubmissionError, SweepError
+
+if TYPE_CHECKING:
+    from .launch import Plan
+    from .model import Sweep
+    from .record import SweepRecord
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -171,7 +176,7 @@ def _plural(count: int, word: str) -> str:
 
 
 # ---------------------------------------------------------------- sweep
-def _load_sweep(arguments: argparse.Namespace):
+def _load_sweep(arguments: argparse.Namespace) -> Sweep:
     from .yamlcheck import load_sweep_file
 
     overrides = list(arguments.overrides)
@@ -212,7 +217,7 @@ def command_sweep(arguments: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _print_plan(plan, out: TextIO) -> None:
+def _print_plan(plan: Plan, out: TextIO) -> None:
     sweep, repo = plan.sweep, plan.repo
     out.write("dry run: nothing reserved, nothing submitted\n")
     out.write(
@@ -245,7 +250,9 @@ def _missing_script(command: list[str], project: Path) -> str | None:
     return None
 
 
-def _print_submission(record, folder: Path, indices: list[int], out: TextIO) -> None:
+def _print_submission(
+    record: SweepRecord, folder: Path, indices: list[int], out: TextIO
+) -> None:
     from .backend import backend_named
 
     summary = backend_named(record.executor).summary(record)
@@ -265,7 +272,7 @@ def _print_submission(record, folder: Path, indices: list[int], out: TextIO) -> 
     out.flush()
 
 
-def _wait(folder: Path, record, out: TextIO) -> int:
+def _wait(folder: Path, record: SweepRecord, out: TextIO) -> int:
     from .backend import backend_named
     from .tracking import wait_for_sweep
 
@@ -287,7 +294,7 @@ def _wait(folder: Path, record, out: TextIO) -> int:
 
 
 # ---------------------------------------------------------------- status
-def _load(arguments: argparse.Namespace):
+def _load(arguments: argparse.Namespace) -> tuple[Path, SweepRecord]:
     from .record import locate_sweep, read_record
 
     folder = locate_sweep(arguments.sweep, arguments.experiments_directory)

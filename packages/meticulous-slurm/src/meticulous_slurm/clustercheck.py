@@ -28,7 +28,7 @@ def cluster_problems(slurm: dict, count: int) -> list[str]:
         if unknown:
             problems.append(
                 f"partition '{','.join(unknown)}' does not exist on this cluster"
-                f" (partitions: {', '.join(sorted(known))})"
+                f" (partitions: {', '.join(sorted(known or ()))})"
             )
     limit = max_array_size()
     if limit is not None and count > 1 and count > limit:

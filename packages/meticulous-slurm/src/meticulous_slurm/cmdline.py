@@ -82,7 +82,7 @@ def _is_option(token: str) -> bool:
     )
 
 
-def _scalar(text: str):
+def _scalar(text: str) -> str | int | float | bool:
     value = YAML(typ="safe", pure=True).load(text) if text.strip() else text
     if isinstance(value, (str, int, float, bool)):
         return value

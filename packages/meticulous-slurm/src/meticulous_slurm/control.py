@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from meticulous.status import CANCELLED, QUEUED, SUCCESS
+
 from .backend import backend_named
 from .folders import read_status, was_claimed
 from .launch import submit_points
@@ -35,13 +37,13 @@ def cancel_sweep(sweep_folder: Path, record: SweepRecord) -> list[PointStatus]:
     for status in active:
         folder = record.folder_of(status.index)
         word, message = read_status(folder)
-        if word == "SUCCESS":
+        if word == SUCCESS:
             continue  # it finished before the cancel reached it
         reason = "cancelled by meticulous-slurm cancel"
-        if word not in ("QUEUED", "CANCELLED"):
+        if word not in (QUEUED, CANCELLED):
             last = message.strip().splitlines()[-1] if message.strip() else ""
             reason += f" (the run had reached {word}{': ' + last if last else ''})"
-        write_status(folder, "CANCELLED", reason)
+        write_status(folder, CANCELLED, reason)
     return active
 
 
@@ -95,7 +97,7 @@ def resume_sweep(
         if not was_claimed(folder):
             restore[index] = _status_text(folder)
             write_status(
-                folder, "QUEUED", f"sweep {record.name} point {index} (resubmitted)"
+                folder, QUEUED, f"sweep {record.name} point {index} (resubmitted)"
             )
     job_ids = submit_points(sweep_folder, record, todo, kind="resume", restore=restore)
     write_record(sweep_folder, record)

@@ -11,19 +11,24 @@ import json
 import time
 from pathlib import Path
 
-TERMINAL_WORDS = ("SUCCESS", "ERROR", "INTERRUPTED", "CANCELLED")
+from meticulous import status
+
+MISSING = "MISSING"  # the adapter's word for a folder without a readable STATUS
 
 
 def read_status(folder: Path) -> tuple[str, str]:
-    """``(word, message)``; ``("MISSING", why)`` when STATUS cannot be read."""
+    """``(word, message)``; ``("MISSING", why)`` when STATUS cannot be read.
+
+    The recorder's reading of STATUS (spec 2.1), with a word for its absence
+    so that every caller can compare words."""
     try:
-        text = (folder / "STATUS").read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return "MISSING", "no STATUS file"
+        found = status.read_status(folder)
     except OSError as error:
-        return "MISSING", f"cannot read STATUS: {error}"
-    word, _, message = text.partition("\n")
-    return word.strip() or "MISSING", message.rstrip("\n")
+        return MISSING, f"cannot read STATUS: {error}"
+    if found is None:
+        return MISSING, "no STATUS file"
+    word, message = found
+    return word or MISSING, message.rstrip("\n")
 
 
 def was_claimed(folder: Path) -> bool:
@@ -76,5 +81,5 @@ def _timestamp(text: object) -> float | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
     return moment.timestamp()

@@ -35,6 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import submitit
+from meticulous.reservation import (
+    ENV_EXPERIMENT_ID,
+    ENV_EXPERIMENTS_DIRECTORY,
+    ENV_LAUNCHER,
+)
+from meticulous.status import ERROR, INTERRUPTED, QUEUED, RUNNING
 from submitit.core.utils import UncompletedJobError
 
 from .folders import read_status
@@ -74,10 +80,13 @@ class PointRunner(submitit.helpers.Checkpointable):
 
     def __call__(self, spec: PointSpec) -> int:
         environment = dict(os.environ)
+        launcher = json.dumps(launcher_metadata(spec), ensure_ascii=False)
         environment.update(
-            METICULOUS_EXPERIMENTS_DIRECTORY=spec.experiments_directory,
-            METICULOUS_EXPERIMENT_ID=spec.experiment_id,
-            METICULOUS_LAUNCHER=json.dumps(launcher_metadata(spec), ensure_ascii=False),
+            {
+                ENV_EXPERIMENTS_DIRECTORY: spec.experiments_directory,
+                ENV_EXPERIMENT_ID: spec.experiment_id,
+                ENV_LAUNCHER: launcher,
+            }
         )
         print(
             f"meticulous-slurm: sweep {spec.sweep} point {spec.index} -> experiment "
@@ -94,9 +103,7 @@ class PointRunner(submitit.helpers.Checkpointable):
                 preexec_fn=_ignore_checkpoint_signal,  # noqa: PLW1509
             )
         except OSError as error:
-            _write_status(
-                spec.folder, "ERROR", f"cannot start {spec.argv[0]!r}: {error}"
-            )
+            _write_status(spec.folder, ERROR, f"cannot start {spec.argv[0]!r}: {error}")
             raise PointFailed(f"cannot start {spec.argv[0]!r}: {error}") from None
         try:
             returncode = _wait_for_exit(self._child)
@@ -214,7 +221,7 @@ def _ignore_checkpoint_signal() -> None:
 
 def _settle_status(folder: Path, returncode: int) -> None:
     word, _ = read_status(folder)
-    if word == "QUEUED":
+    if word == QUEUED:
         message = (
             f"the command ended ({describe_returncode(returncode)}) without recording"
             " into its reserved folder"
@@ -228,11 +235,11 @@ def _settle_status(folder: Path, returncode: int) -> None:
         if log:
             message += f"\nlog: {log}"
             _keep_stderr(folder, tail, log)
-        _write_status(folder, "ERROR", message)
-    elif word == "RUNNING":
+        _write_status(folder, ERROR, message)
+    elif word == RUNNING:
         _write_status(
             folder,
-            "ERROR",
+            ERROR,
             f"the command ended ({describe_returncode(returncode)}) without writing"
             " a final status",
         )
@@ -240,9 +247,9 @@ def _settle_status(folder: Path, returncode: int) -> None:
 
 def _record_not_requeued(folder: Path, reason: str) -> None:
     word, message = read_status(folder)
-    if word in ("QUEUED", "RUNNING", "INTERRUPTED"):
+    if word in (QUEUED, RUNNING, INTERRUPTED):
         ended = f"{word}: {message}" if message else word
-        _write_status(folder, "ERROR", f"{reason} (the run's last status: {ended})")
+        _write_status(folder, ERROR, f"{reason} (the run's last status: {ended})")
 
 
 def _write_status(folder: Path, word: str, message: str) -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meticulous.status import QUEUED
+
 from .backend import Backend, resolve_backend
 from .errors import SubmissionError, SweepError
 from .folders import read_status, was_claimed
@@ -33,7 +35,7 @@ from .record import (
     sweeps_directory,
     write_record,
 )
-from .snapshot import RepoState, inspect_repo, make_snapshot, refuse_if_dirty
+from .snapshot import SweepSource, inspect_repo, make_snapshot, refuse_if_dirty
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Plan:
     sweep: Sweep
     backend: Backend
     points: list[dict[str, Any]]
-    repo: RepoState
+    repo: SweepSource
     name: str
     explicit_name: bool
     slurm_parameters: dict[str, Any]
@@ -245,7 +247,7 @@ def release_points(
     released = 0
     for index in indices:
         folder = record.folder_of(index)
-        if read_status(folder)[0] != "QUEUED" or was_claimed(folder):
+        if read_status(folder)[0] != QUEUED or was_claimed(folder):
             continue  # a job got it after all: it is a run now, not a reservation
         if index in restore:
             write_text_atomic(folder / "STATUS", restore[index])

@@ -6,12 +6,15 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backend import STOP_WAIT_S, Backend, Submitted
 from .errors import SweepError
 from .localqueue import queue_is_alive, read_queue_state, start_local_queue
 from .slurmstate import JobState
+
+if TYPE_CHECKING:
+    from .record import SweepRecord
 
 
 class LocalBackend(Backend):
@@ -22,16 +25,24 @@ class LocalBackend(Backend):
     def problems(self, slurm: dict[str, Any], count: int) -> list[str]:
         return []
 
-    def describe(self, slurm, count, max_parallel, submitit_folder) -> str:
+    def describe(
+        self,
+        slurm: dict[str, Any],
+        count: int,
+        max_parallel: int,
+        submitit_folder: Path,
+    ) -> str:
         return (
             f"local executor: at most {max_parallel} points at a time through"
             " submitit's LocalExecutor (no sbatch script)\n"
         )
 
-    def submit(self, record, sweep_folder: Path, indices: list[int]) -> Submitted:
+    def submit(
+        self, record: SweepRecord, sweep_folder: Path, indices: list[int]
+    ) -> Submitted:
         return Submitted(local_queue_pid=start_local_queue(sweep_folder, indices))
 
-    def states(self, record, sweep_folder: Path) -> dict[int, JobState]:
+    def states(self, record: SweepRecord, sweep_folder: Path) -> dict[int, JobState]:
         """Points the queue holds are PENDING or RUNNING; once the queue is
         gone, a point it never started was CANCELLED."""
         queue = read_queue_state(sweep_folder)
@@ -53,9 +64,9 @@ class LocalBackend(Backend):
                 states[point.index] = JobState("CANCELLED")
         return states
 
-    def stop(self, record, sweep_folder: Path, indices: list[int]) -> None:
+    def stop(self, record: SweepRecord, sweep_folder: Path, indices: list[int]) -> None:
         queue = read_queue_state(sweep_folder)
-        if not queue_is_alive(queue):
+        if queue is None or not queue_is_alive(queue):
             return
         try:
             os.kill(int(queue["pid"]), signal.SIGTERM)
@@ -67,13 +78,13 @@ class LocalBackend(Backend):
         ):
             time.sleep(0.2)
 
-    def refuse_resume(self, record, sweep_folder: Path) -> None:
+    def refuse_resume(self, record: SweepRecord, sweep_folder: Path) -> None:
         if queue_is_alive(read_queue_state(sweep_folder)):
             raise SweepError(
                 f"sweep {record.name} is still running locally; wait for it or cancel it first"
             )
 
-    def summary(self, record) -> str:
+    def summary(self, record: SweepRecord) -> str:
         return (
             f"submitted to this machine ({record.max_parallel} at a time,"
             " started as slots free up)"

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from meticulous.liveness import pid_is_alive
+from meticulous.status import CANCELLED, QUEUED
 
 from .folders import read_status
 from .record import SweepRecord, read_record
@@ -160,9 +161,9 @@ class _LocalQueue:
             time.sleep(POLL_S)
         for index in self.pending:
             folder = self.record.folder_of(index)
-            if read_status(folder)[0] == "QUEUED":
+            if read_status(folder)[0] == QUEUED:
                 write_status(
-                    folder, "CANCELLED", "the local queue was stopped before it started"
+                    folder, CANCELLED, "the local queue was stopped before it started"
                 )
         self.pending = []
         self.running = {}

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from meticulous.atomic import write_text_atomic
+from meticulous.ids import META_FOLDER
 
 from .errors import SweepError
 from .job import PointSpec
@@ -191,7 +192,7 @@ def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def sweeps_directory(experiments_directory: Path) -> Path:
-    return experiments_directory / ".meticulous" / "sweeps"
+    return experiments_directory / META_FOLDER / "sweeps"
 
 
 def default_sweep_name(stem: str, now: datetime.datetime | None = None) -> str:

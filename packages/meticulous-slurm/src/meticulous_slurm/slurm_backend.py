@@ -6,13 +6,18 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backend import STOP_WAIT_S, Backend, Submitted
 from .clustercheck import cluster_problems
 from .errors import SweepError
 from .slurmparams import signal_delay_warning
 from .slurmstate import JobState, cancel_jobs, query_job_states
+
+if TYPE_CHECKING:
+    import submitit
+
+    from .record import SweepRecord
 
 
 class SlurmBackend(Backend):
@@ -44,7 +49,13 @@ class SlurmBackend(Backend):
             )
         return [warning for warning in warnings if warning]
 
-    def describe(self, slurm, count, max_parallel, submitit_folder: Path) -> str:
+    def describe(
+        self,
+        slurm: dict[str, Any],
+        count: int,
+        max_parallel: int,
+        submitit_folder: Path,
+    ) -> str:
         """The sbatch file submitit would write for this sweep's job array."""
         from submitit.slurm import slurm as submitit_slurm
 
@@ -60,7 +71,7 @@ class SlurmBackend(Backend):
         )
         return f"# sbatch script for the job array of {count} tasks\n{script}\n"
 
-    def executor(self, record: Any):
+    def executor(self, record: SweepRecord) -> submitit.SlurmExecutor:
         """submitit's SlurmExecutor for the record; its parameters are checked here."""
         import submitit
 
@@ -74,7 +85,9 @@ class SlurmBackend(Backend):
             raise SweepError(f"invalid slurm parameters: {error}") from None
         return executor
 
-    def submit(self, record, sweep_folder: Path, indices: list[int]) -> Submitted:
+    def submit(
+        self, record: SweepRecord, sweep_folder: Path, indices: list[int]
+    ) -> Submitted:
         from .job import PointRunner
 
         executor = self.executor(record)
@@ -85,20 +98,18 @@ class SlurmBackend(Backend):
         # submitit submits a single point as a plain job, more as an array
         return Submitted(job_ids=job_ids, slurm_job_id=job_ids[0].split("_")[0])
 
-    def states(self, record, sweep_folder: Path) -> dict[int, JobState]:
+    def states(self, record: SweepRecord, sweep_folder: Path) -> dict[int, JobState]:
         job_ids = {p.index: p.latest_job_id for p in record.points if p.latest_job_id}
         known = query_job_states(job_ids.values())
         return {
             index: known[job_id] for index, job_id in job_ids.items() if job_id in known
         }
 
-    def stop(self, record, sweep_folder: Path, indices: list[int]) -> None:
+    def stop(self, record: SweepRecord, sweep_folder: Path, indices: list[int]) -> None:
         import time
 
         job_ids = [
-            record.points[i].latest_job_id
-            for i in indices
-            if record.points[i].latest_job_id
+            job_id for i in indices if (job_id := record.points[i].latest_job_id)
         ]
         problem = cancel_jobs(job_ids)
         if problem:
@@ -109,7 +120,7 @@ class SlurmBackend(Backend):
                 return
             time.sleep(1)
 
-    def summary(self, record) -> str:
+    def summary(self, record: SweepRecord) -> str:
         submission = record.submissions[-1]
         kind = "array job" if len(submission.points) > 1 else "job"
         return f"submitted to SLURM, {kind} {submission.slurm_job_id}"

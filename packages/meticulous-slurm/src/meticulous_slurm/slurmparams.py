@@ -13,19 +13,19 @@ new submitit version's parameters work without a change here.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 
 def _positive_number(value: Any) -> str | None:
-    if not _is_number(value) or value <= 0:
+    if not is_number(value) or value <= 0:
         return f"must be a positive number ({value!r} given)"
     return None
 
 
 def _positive_int(value: Any) -> str | None:
-    if not _is_int(value) or value < 1:
+    if not is_int(value) or value < 1:
         return f"must be a positive integer ({value!r} given)"
     return None
 
@@ -126,7 +126,7 @@ def signal_delay_warning(slurm: dict[str, Any]) -> str | None:
     at or beyond the limit, it comes at once (or never), and requeues fail."""
     time_min = slurm.get("time", 5)
     delay = slurm.get("signal_delay_s", SUBMITIT_SIGNAL_DELAY_S)
-    if _is_int(time_min) and _is_number(delay) and delay >= time_min * 60:
+    if is_int(time_min) and is_number(delay) and delay >= time_min * 60:
         return (
             f"signal_delay_s ({delay} s) is not shorter than the time limit "
             f"({time_min} min): the timeout warning that checkpoints and "
@@ -144,9 +144,9 @@ def _matches_hint(value: Any, hint: Any) -> bool:
     if hint is bool:
         return isinstance(value, bool)
     if hint is int:
-        return _is_int(value)
+        return is_int(value)
     if hint is float:
-        return _is_number(value)
+        return is_number(value)
     if hint is str:
         return isinstance(value, str)
     if origin in (list, tuple, typing.Iterable) or hint is list:
@@ -171,15 +171,16 @@ def _hint_name(hint: Any) -> str:
     return str(hint)
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An int of YAML or JSON: ``True`` is a bool, not 1."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(word, list(choices), n=1)

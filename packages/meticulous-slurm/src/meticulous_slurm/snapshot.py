@@ -23,8 +23,10 @@ from .errors import SweepError
 
 
 @dataclass(frozen=True)
-class RepoState:
-    """What the sweep is submitted from."""
+class SweepSource:
+    """What the sweep is submitted from: the work tree and its changes, which
+    the snapshot copies (the recorder's ``gitstate.RepoState`` is what one
+    run records of its repository)."""
 
     root: Path  # top of the work tree
     project_relative: Path  # the project directory inside it
@@ -37,26 +39,27 @@ class RepoState:
         return bool(self.changed)
 
 
-def _git(directory: Path, *args: str, binary: bool = False) -> str | bytes:
+def _git(directory: Path, *args: str) -> str:
+    """git's output as text (names, shas)."""
+    return _git_bytes(directory, *args).decode(errors="surrogateescape")
+
+
+def _git_bytes(directory: Path, *args: str) -> bytes:
+    """git's output as git wrote it (a binary patch is not text)."""
     completed = subprocess.run(
-        ["git", "-C", str(directory), *args],
-        capture_output=True,
-        text=not binary,
-        check=False,
+        ["git", "-C", str(directory), *args], capture_output=True, check=False
     )
     if completed.returncode != 0:
-        stderr = (
-            completed.stderr
-            if not binary
-            else completed.stderr.decode(errors="replace")
-        )
+        stderr = completed.stderr.decode(errors="replace")
         raise SweepError(
             f"git {' '.join(args)} failed in {directory}: {stderr.strip()}"
         )
     return completed.stdout
 
 
-def inspect_repo(project_directory: Path, *, exclude: Path | None = None) -> RepoState:
+def inspect_repo(
+    project_directory: Path, *, exclude: Path | None = None
+) -> SweepSource:
     """Read the state of the repo holding ``project_directory``.
 
     ``exclude`` (the experiments directory) is left out of the untracked
@@ -96,7 +99,7 @@ def inspect_repo(project_directory: Path, *, exclude: Path | None = None) -> Rep
         for name in untracked.split("\0")
         if name and not (excluded and _is_inside(root / name, excluded))
     ]
-    return RepoState(
+    return SweepSource(
         root=root,
         project_relative=project_directory.resolve().relative_to(root),
         sha=head.stdout.strip(),
@@ -105,7 +108,7 @@ def inspect_repo(project_directory: Path, *, exclude: Path | None = None) -> Rep
     )
 
 
-def refuse_if_dirty(state: RepoState, allow_dirty: bool) -> None:
+def refuse_if_dirty(state: SweepSource, allow_dirty: bool) -> None:
     """The same rule as the recorder: tracked changes need ``allow_dirty``."""
     if state.dirty and not allow_dirty:
         listed = "\n  ".join(state.changed)
@@ -115,7 +118,7 @@ def refuse_if_dirty(state: RepoState, allow_dirty: bool) -> None:
         )
 
 
-def make_snapshot(state: RepoState, destination: Path, *, allow_dirty: bool) -> Path:
+def make_snapshot(state: SweepSource, destination: Path, *, allow_dirty: bool) -> Path:
     """Check out ``state.sha`` into ``destination``; return the project directory in it."""
     subprocess.run(
         [
@@ -144,9 +147,9 @@ def make_snapshot(state: RepoState, destination: Path, *, allow_dirty: bool) -> 
     return destination / state.project_relative
 
 
-def _apply_uncommitted(state: RepoState, destination: Path) -> None:
+def _apply_uncommitted(state: SweepSource, destination: Path) -> None:
     if state.changed:
-        patch = _git(state.root, "diff", "--binary", "HEAD", binary=True)
+        patch = _git_bytes(state.root, "diff", "--binary", "HEAD")
         applied = subprocess.run(
             ["git", "-C", str(destination), "apply", "--binary", "--whitespace=nowarn"],
             input=patch,

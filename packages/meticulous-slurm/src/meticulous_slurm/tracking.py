@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from meticulous.status import CANCELLED, ERROR, INTERRUPTED, QUEUED, RUNNING, SUCCESS
+
 from .backend import backend_named
 from .folders import death_of_run, read_status
 from .record import SweepRecord
@@ -83,7 +85,7 @@ def _point_status(
         # A resubmitted or requeued point: the folder still shows how the
         # previous attempt ended, the scheduler knows it is coming back.
         category = "queued" if state.pending else "running"
-    elif state is not None and state.failed and word == "SUCCESS":
+    elif state is not None and state.failed and word == SUCCESS:
         category = "cancelled" if state.state == "CANCELLED" else "failed"
     else:
         category = category_of_word(word, folder)
@@ -100,13 +102,13 @@ def _point_status(
 
 
 def category_of_word(word: str, folder: Path) -> str:
-    if word == "SUCCESS":
+    if word == SUCCESS:
         return "succeeded"
-    if word == "QUEUED":
+    if word == QUEUED:
         return "queued"
-    if word == "RUNNING":
+    if word == RUNNING:
         return "failed" if death_of_run(folder) else "running"
-    if word == "CANCELLED":
+    if word == CANCELLED:
         return "cancelled"
     return "failed"  # ERROR, INTERRUPTED, an unknown word, a missing STATUS
 
@@ -118,36 +120,31 @@ def reconcile_folder(
     from meticulous.status import write_status
 
     job = f"slurm job {job_id}" if job_id else "the job"
-    if state.state == "CANCELLED" and word in (
-        "QUEUED",
-        "RUNNING",
-        "INTERRUPTED",
-        "ERROR",
-    ):
-        when = "before it started" if word == "QUEUED" else "while it ran"
+    if state.state == "CANCELLED" and word in (QUEUED, RUNNING, INTERRUPTED, ERROR):
+        when = "before it started" if word == QUEUED else "while it ran"
         message = f"{job} was cancelled {when} (scancel or an administrator)"
-        if word in ("INTERRUPTED", "ERROR"):
+        if word in (INTERRUPTED, ERROR):
             message += f"; the run had recorded {word}"
-        new_word = "CANCELLED"
-    elif word in ("QUEUED", "RUNNING"):
-        when = "before it started" if word == "QUEUED" else "while it ran"
-        new_word = "ERROR"
+        new_word = CANCELLED
+    elif word in (QUEUED, RUNNING):
+        when = "before it started" if word == QUEUED else "while it ran"
+        new_word = ERROR
         message = f"{job} ended {state.describe()} {when}"
-        if word == "RUNNING":
+        if word == RUNNING:
             message += "; the run ended without writing a final status"
         log = job_log(folder)
         if log:
             message += f"\nlog: {log}"
-    elif word in ("ERROR", "INTERRUPTED") and state.state in SCHEDULER_ENDINGS:
+    elif word in (ERROR, INTERRUPTED) and state.state in SCHEDULER_ENDINGS:
         if message_of(folder).startswith(job):
             return read_status(folder)  # already told
-        new_word = "ERROR"
+        new_word = ERROR
         message = f"{job} ended {state.describe()}; the run had recorded {word}"
         previous = message_of(folder).strip()
         if previous:
             message += f": {previous}"
-    elif word == "SUCCESS" and state.failed:
-        new_word = "CANCELLED" if state.state == "CANCELLED" else "ERROR"
+    elif word == SUCCESS and state.failed:
+        new_word = CANCELLED if state.state == "CANCELLED" else ERROR
         message = (
             f"{job} ended {state.describe()} after the run recorded SUCCESS"
             " (another task of the job failed, or the job was killed while it finished)"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from .model import (
     Sweep,
 )
 from .paths import default_project_directory
-from .slurmparams import did_you_mean, slurm_parameter
+from .slurmparams import did_you_mean, is_int, is_number, slurm_parameter
 
 TOP_LEVEL_KEYS = (
     "command",
@@ -61,7 +62,7 @@ def _yaml() -> YAML:
     return YAML(typ="safe", pure=True)
 
 
-def load_sweep_file(path: str | Path, overrides: list[str] = ()) -> Sweep:
+def load_sweep_file(path: str | Path, overrides: Sequence[str] = ()) -> Sweep:
     """Read and validate ``path``; raise SweepFileError listing every problem.
 
     ``overrides`` are ``key=value`` texts (``--set``): a dotted key into the
@@ -80,7 +81,7 @@ def load_sweep_file(path: str | Path, overrides: list[str] = ()) -> Sweep:
 
 
 def parse_sweep_file(
-    text: str, path: str | Path = "sweep.yaml", overrides: list[str] = ()
+    text: str, path: str | Path = "sweep.yaml", overrides: Sequence[str] = ()
 ) -> Sweep:
     """Validate the YAML ``text`` as if read from ``path`` (used for messages
     and to resolve a relative ``project_directory``)."""
@@ -109,7 +110,7 @@ def compose(text: str, name: str) -> Node | None:
         raise SweepFileError([f"{name}: invalid YAML: {error}"]) from None
 
 
-def apply_overrides(root: Node, overrides: list[str], checker: _Checker) -> Node:
+def apply_overrides(root: Node, overrides: Sequence[str], checker: _Checker) -> Node:
     """Put each ``--set key=value`` into the node tree before it is checked,
     so an override is validated exactly like the file's own entry."""
     for override in overrides:
@@ -122,6 +123,8 @@ def apply_overrides(root: Node, overrides: list[str], checker: _Checker) -> Node
             value = _yaml().compose("~")
         checker.mark_override(value, key)
         mapping = root
+        if not isinstance(mapping, MappingNode):
+            raise SweepError(f"--set {key}: the sweep file is not a mapping")
         parts = key.split(".")
         for part in parts[:-1]:
             child = _entry(mapping, part)
@@ -135,8 +138,6 @@ def apply_overrides(root: Node, overrides: list[str], checker: _Checker) -> Node
                     f"--set {key}: '{part}' is not a mapping in the sweep file"
                 )
             mapping = child
-        if not isinstance(mapping, MappingNode):
-            raise SweepError(f"--set {key}: the sweep file is not a mapping")
         _set_entry(mapping, parts[-1], value, value)
     return root
 
@@ -485,10 +486,10 @@ class _Checker:
             return None
         low, high = value
         if kind == "int":
-            if not all(_is_int(v) for v in value):
+            if not all(is_int(v) for v in value):
                 self.problem(value_node, f"{where}: int needs two integers [low, high]")
                 return None
-        elif not all(_is_number(v) and math.isfinite(v) for v in value):
+        elif not all(is_number(v) and math.isfinite(v) for v in value):
             self.problem(
                 value_node, f"{where}: {kind} needs two finite numbers [low, high]"
             )
@@ -524,7 +525,14 @@ class _Checker:
             points.append(point)
         return points
 
-    def check_overlaps(self, nodes, args, grid, random, points) -> None:
+    def check_overlaps(
+        self,
+        nodes: dict[str, tuple],
+        args: dict | None,
+        grid: dict | None,
+        random: RandomSearch | None,
+        points: list | None,
+    ) -> None:
         """A parameter set in two places that are merged into one point would be
         passed twice: refuse it."""
         sources = [
@@ -560,7 +568,9 @@ class _Checker:
                         f" (line {self.lines[('args', name)]}); give it in one place only",
                     )
 
-    def check_choice(self, nodes, where: str, choices: tuple, default: str) -> str:
+    def check_choice(
+        self, nodes: tuple | None, where: str, choices: tuple, default: str
+    ) -> str:
         if nodes is None:
             return default
         _, node = nodes
@@ -573,12 +583,14 @@ class _Checker:
             return default
         return value
 
-    def check_int(self, nodes, where: str, minimum: int | None) -> int | None:
+    def check_int(
+        self, nodes: tuple | None, where: str, minimum: int | None
+    ) -> int | None:
         if nodes is None:
             return None
         _, node = nodes
         value = self.value(node)
-        if not _is_int(value):
+        if not is_int(value):
             self.problem(
                 node, f"{where} must be an integer ({self.describe(node)} given)"
             )
@@ -588,7 +600,7 @@ class _Checker:
             return None
         return value
 
-    def check_bool(self, nodes, where: str) -> bool | None:
+    def check_bool(self, nodes: tuple | None, where: str) -> bool | None:
         if nodes is None:
             return None
         _, node = nodes
@@ -600,7 +612,7 @@ class _Checker:
             return None
         return value
 
-    def check_string(self, nodes, where: str) -> str | None:
+    def check_string(self, nodes: tuple | None, where: str) -> str | None:
         if nodes is None:
             return None
         _, node = nodes
@@ -613,9 +625,10 @@ class _Checker:
             return None
         return value
 
-    def check_name(self, nodes) -> str | None:
+    def check_name(self, nodes: tuple | None) -> str | None:
         name = self.check_string(nodes, "name")
         if name is not None and not SWEEP_NAME.match(name):
+            assert nodes is not None  # check_string found a name there
             self.problem(
                 nodes[1],
                 f"name '{name}' must start with a letter or digit and hold only "
@@ -624,7 +637,7 @@ class _Checker:
             return None
         return name
 
-    def check_slurm(self, nodes) -> dict | None:
+    def check_slurm(self, nodes: tuple | None) -> dict | None:
         if nodes is None:
             return None
         _, node = nodes
@@ -647,14 +660,6 @@ class _Checker:
 
 
 # ------------------------------------------------------------------ small helpers
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _is_argument_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 

@@ -1,6 +1,7 @@
 """Write spec-conformant experiment folders with nothing but json and os.
 
-Shared by the reader's tests and the benchmarks: it knows the on-disk format
+Shared by the reader's tests and the benchmarks (bench/synth.py builds its
+data sets of up to 100,000 folders with it): it knows the on-disk format
 (spec/SPEC.md), not the recorder, so it can also produce runs a recorder
 would write on another host or long ago.
 """
@@ -61,21 +62,23 @@ def write_experiment(
     default_args: dict | None = None,
     summary: dict | None = None,
     metrics: list[dict] | None = None,
+    metric_interval: float = 1.0,
     metadata: dict | None = None,
     started: datetime | None = None,
     duration_seconds: float = 60.0,
     host: str = "node017",
     pid: int = 4242,
     heartbeat_age: float | None = 0.0,
-    stdout: str | bytes = "",
-    stderr: str | bytes = "",
+    stdout: str | bytes | None = "",
+    stderr: str | bytes | None = "",
     dirty_patch: str | None = None,
     spec_version: int = 1,
 ) -> Path:
     """One experiment folder as a recorder (or launcher, for QUEUED) leaves it.
 
     ``metadata`` entries override or add keys; ``heartbeat_age=None`` writes no
-    heartbeat; ``status=None`` writes no STATUS file.
+    heartbeat, ``stdout=None`` no stdout file; ``status=None`` writes no STATUS
+    file. Metric rows are ``metric_interval`` seconds apart from ``started``.
     """
     folder = Path(directory) / str(experiment_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -119,11 +122,14 @@ def write_experiment(
     if metrics is not None:
         lines = []
         for step, values in enumerate(metrics):
-            record = {"_step": step, "_time": started.timestamp() + step}
+            moment = started.timestamp() + step * metric_interval
+            record = {"_step": step, "_time": moment}
             record.update(jsonable(values))
             lines.append(json.dumps(record, ensure_ascii=False) + "\n")
         (folder / "metrics.jsonl").write_text("".join(lines), encoding="utf-8")
     for name, text in (("stdout", stdout), ("stderr", stderr)):
+        if text is None:
+            continue
         data = text if isinstance(text, bytes) else text.encode("utf-8")
         (folder / name).write_bytes(data)
     if heartbeat_age is not None and status != "QUEUED":

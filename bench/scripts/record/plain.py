@@ -1,0 +1,13 @@
+"""The trivial argparse script, unrecorded: the floor of 2a/2b and of printing (3)."""
+
+import argparse
+
+parser = argparse.ArgumentParser(description="a trivial training script")
+parser.add_argument("--lr", type=float, default=0.01)
+parser.add_argument("--epochs", type=int, default=3)
+parser.add_argument("--model", default="mlp")
+parser.add_argument("--lines", type=int, default=0)
+args = parser.parse_args()
+print(f"training {args.model} with lr={args.lr} for {args.epochs} epochs")
+for i in range(args.lines):
+    print(f"step {i}: loss={1 / (i + 1):.6f}")
