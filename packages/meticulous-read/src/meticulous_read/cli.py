@@ -483,7 +483,9 @@ def plot_command(argv: Sequence[str]) -> int:
             )
         frame = _selected_frame(directory, options)
         workers = min(available_cores(), 4)
-        runs = collect(directory, frame, metrics, options.by, workers=workers)
+        runs = collect(
+            directory, frame, metrics, options.by, workers=workers, x=options.x
+        )
         drawing = {
             "by": options.by,
             "facet": options.facet,

@@ -87,9 +87,12 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _curves_or_none(folder: str | None, metrics: list[str]) -> dict:
+def _curves_or_none(
+    folder: str | None, metrics: list[str], with_times: bool = True
+) -> dict:
     """The folder's curves as float64 arrays: a worker sends them back as raw
-    bytes instead of a million pickled floats, and drawing needs arrays."""
+    bytes instead of a million pickled floats, and drawing needs arrays.
+    ``with_times=False`` leaves the times out (empty) for a plot by step."""
     import numpy as np
 
     found = {} if folder is None else curves(folder, metrics)
@@ -98,13 +101,17 @@ def _curves_or_none(folder: str | None, metrics: list[str]) -> dict:
         return np.asarray(values, dtype=np.float64)
 
     return {
-        name: Curve(floats(curve.steps), floats(curve.times), floats(curve.values))
+        name: Curve(
+            floats(curve.steps),
+            floats(curve.times if with_times else []),
+            floats(curve.values),
+        )
         for name, curve in found.items()
     }
 
 
 def _read_curves(
-    folders: list[str | None], metrics: list[str], workers: int
+    folders: list[str | None], metrics: list[str], workers: int, with_times: bool
 ) -> list[dict]:
     """Every folder's curves; parsed in ``workers`` forked processes when many.
 
@@ -125,12 +132,13 @@ def _read_curves(
                         _curves_or_none,
                         folders,
                         [metrics] * len(folders),
+                        [with_times] * len(folders),
                         chunksize=chunk,
                     )
                 )
         except (OSError, ValueError, ImportError, RuntimeError):
             pass
-    return [_curves_or_none(folder, metrics) for folder in folders]
+    return [_curves_or_none(folder, metrics, with_times) for folder in folders]
 
 
 def collect(
@@ -139,14 +147,18 @@ def collect(
     metrics: Sequence[str],
     by: str | None = None,
     workers: int = 1,
+    x: str = "time",
 ) -> list[Run]:
-    """The curves of the frame's experiments (its index), with their group."""
+    """The curves of the frame's experiments (its index), with their group.
+
+    ``x="step"`` leaves each curve's times out (a plot by step needs none).
+    """
     if by is not None and by not in frame.columns:
         known = ", ".join(str(name) for name in frame.columns[:25])
         raise PlotError(f"--by: unknown column {by} (columns: {known})")
     ids = [str(experiment_id) for experiment_id in frame.index]
     folders = [run_folder(directory, experiment_id) for experiment_id in ids]
-    read = _read_curves(folders, list(metrics), workers)
+    read = _read_curves(folders, list(metrics), workers, with_times=x != "step")
     runs = []
     for experiment_id, found in zip(ids, read):
         group = frame.at[experiment_id, by] if by is not None else None
