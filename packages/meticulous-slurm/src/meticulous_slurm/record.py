@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -155,7 +156,14 @@ class SweepRecord:
 
 
 def _fields(instance: Any) -> dict[str, Any]:
-    return {f.name: getattr(instance, f.name) for f in dataclasses.fields(instance)}
+    return {name: getattr(instance, name) for name in _field_names(type(instance))}
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    """Once per class: ``dataclasses.fields`` per point was a third of
+    writing a 1,000-point record."""
+    return tuple(f.name for f in dataclasses.fields(kind))
 
 
 def _dashed(data: dict[str, Any]) -> dict[str, Any]:
@@ -179,7 +187,7 @@ def _underscored(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(kind)}
+    names = _field_names(kind)
     return {key: value for key, value in data.items() if key in names}
 
 
