@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from helpers.git import write_script
 from meticulous_read import Experiments, MeticulousReadWarning
 
 KILLS_PER_PHASE = 6
@@ -45,13 +46,7 @@ WORDS = {"RUNNING", "SUCCESS", "ERROR", "INTERRUPTED"}
 
 @pytest.fixture
 def victim(project: Path) -> Path:
-    (project / "victim.py").write_text(VICTIM)
-    subprocess.run(["git", "add", "victim.py"], cwd=project, check=True)
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "victim"],
-        cwd=project,
-        check=True,
-    )
+    write_script(project, "victim.py", VICTIM)
     return project
 
 
