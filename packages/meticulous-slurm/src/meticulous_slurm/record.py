@@ -155,8 +155,9 @@ class SweepRecord:
         return cls(**_known(cls, plain))
 
 
-def _fields(instance: Any) -> dict[str, Any]:
-    return {name: getattr(instance, name) for name in _field_names(type(instance))}
+def _fields(instance: object) -> dict[str, Any]:
+    names = _field_names(type(instance))  # type: ignore[arg-type] # a class hashes
+    return {name: getattr(instance, name) for name in names}
 
 
 @functools.cache
