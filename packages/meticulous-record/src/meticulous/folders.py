@@ -92,8 +92,17 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def decide(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> FolderMode:
-    """NEW, CLAIM or RESUME for an explicit or reserved id; raise on mismatch."""
+def decide(
+    folder: Path, reserved: bool, args: dict[str, Any], sha: str, held: bool = True
+) -> FolderMode:
+    """NEW, CLAIM or RESUME for an explicit or reserved id; raise on mismatch.
+
+    ``held`` is False for the first look, before this process holds the
+    folder's lock and claim: another resumer may be replacing
+    ``metadata.json`` then, and a network filesystem's attribute cache can
+    show the new file cut at the old one's size. Only the look under lock
+    and claim refuses an unreadable ``metadata.json``.
+    """
     if not folder.exists() and not folder.is_symlink():
         return NEW
     check_folder(folder)  # a link or not a folder: an error naming it
@@ -109,11 +118,13 @@ def decide(folder: Path, reserved: bool, args: dict[str, Any], sha: str) -> Fold
                 f"commit {wanted}, but HEAD is {sha}: check out that commit to run it"
             )
         return CLAIM
-    check_resumable(folder, args, sha)
+    check_resumable(folder, args, sha, held)
     return RESUME
 
 
-def check_resumable(folder: Path, args: dict[str, Any], sha: str) -> None:
+def check_resumable(
+    folder: Path, args: dict[str, Any], sha: str, held: bool = True
+) -> None:
     """Raise unless ``folder`` holds an experiment with these args and commit."""
     recorded_args = read_json_object(folder / ARGS_FILE)
     if recorded_args is None:
@@ -127,7 +138,12 @@ def check_resumable(folder: Path, args: dict[str, Any], sha: str) -> None:
             f"arguments differ ({describe_difference(recorded_args, args)}); use "
             f"another experiment id to record a new run"
         )
-    metadata = _recorded_metadata(folder)
+    try:
+        metadata = _recorded_metadata(folder)
+    except InvalidExperimentError:
+        if held:
+            raise
+        return  # looked at again under lock and claim
     recorded_sha = metadata.get("githead-sha")
     if recorded_sha is not None and recorded_sha != sha:
         raise MismatchedCommitException(
@@ -215,7 +231,7 @@ def choose_and_lock(
         experiment_id = _allocate(experiments)
         mode = NEW
     else:
-        mode = decide(experiments / experiment_id, reserved, args, sha)
+        mode = decide(experiments / experiment_id, reserved, args, sha, held=False)
         if mode == NEW:
             mode = _create(experiments / experiment_id, reserved, args, sha)
     folder = experiments / experiment_id
