@@ -135,17 +135,10 @@ def decode(entry: list) -> tuple[FolderKey, Snapshot | None] | None:
 
 
 def _parse(data: bytes, directory: str) -> dict | None:
-    try:
-        payload = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-    if (
-        type(payload) is not dict
-        or payload.get("format") != CACHE_FORMAT
-        or payload.get("version") != CACHE_VERSION
-        or payload.get("directory") != directory
-        or type(payload.get("entries")) is not dict
-    ):
+    payload = cachedir.parse_document(
+        data, format=CACHE_FORMAT, version=CACHE_VERSION, directory=directory
+    )
+    if payload is None or type(payload.get("entries")) is not dict:
         return None
     entries = payload["entries"]
     if not all(_is_entry(entry) for entry in entries.values()):

@@ -16,9 +16,11 @@ callers check a file's content is theirs before they remove it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from . import safeio
 from .spec import META_FOLDER
@@ -32,6 +34,24 @@ _CREATE_FLAGS = (
     | getattr(os, "O_CLOEXEC", 0)
 )
 PREFIXES = ("snapshots-", "listing-", "frame-")  # what the reader's caches are called
+
+
+def parse_document(data: bytes, **header: object) -> dict[str, Any] | None:
+    """A JSON cache file's object when its header fields hold these values.
+
+    Anything else (not JSON, nested too deep, another format, version or
+    folder) is None: a cache that is not this reader's own is rebuilt, never
+    trusted.
+    """
+    try:
+        payload = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if type(payload) is not dict:
+        return None
+    if any(payload.get(name) != value for name, value in header.items()):
+        return None
+    return payload
 
 
 def user_cache_directory() -> str:

@@ -128,17 +128,16 @@ def _is_scalar(value: object) -> bool:
 
 
 def _parse(data: bytes, directory: str, key: str, state: str) -> dict | None:
-    try:
-        payload = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
+    payload = cachedir.parse_document(
+        data,
+        format=LISTING_FORMAT,
+        version=LISTING_VERSION,
+        directory=directory,
+        options=key,
+        state=state,
+    )
     if (
-        type(payload) is not dict
-        or payload.get("format") != LISTING_FORMAT
-        or payload.get("version") != LISTING_VERSION
-        or payload.get("directory") != directory
-        or payload.get("options") != key
-        or payload.get("state") != state
+        payload is None
         or type(payload.get("code")) is not int
         or type(payload.get("running")) is not list
         or type(payload.get("chunks")) is not list

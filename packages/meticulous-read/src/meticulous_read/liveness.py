@@ -17,14 +17,13 @@ from __future__ import annotations
 import math
 import os
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 DEFAULT_INTERVAL_SECONDS = 5.0
 CACHE_BOUND_SECONDS = 60.0
 MIN_INTERVAL_SECONDS = 0.05
 MAX_INTERVAL_SECONDS = 3600.0
 MAX_HEARTBEAT_BYTES = 4096
-_UTC = timezone(timedelta(0))
 
 
 def staleness_limit(interval: float = DEFAULT_INTERVAL_SECONDS) -> float:
@@ -118,7 +117,7 @@ def describe_moment(epoch_seconds: float) -> str:
     does, which would make every cached listing holding a dead run stale.
     """
     try:
-        moment = datetime.fromtimestamp(epoch_seconds, tz=_UTC)
+        moment = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return f"{epoch_seconds!r} (Unix time)"
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from .folder import Snapshot, spec_version
 from .liveness import describe_moment, heartbeat_death, pid_is_alive, staleness_limit
@@ -31,7 +31,6 @@ from .spec import (  # noqa: F401 - SUPPORTED_SPEC_VERSION, DERIVED_WORDS: API
 HEARTBEAT_LIMIT_SECONDS = staleness_limit()  # for the default 5 s beat
 
 DEATH_PREFIX = "STATUS says RUNNING but "
-_UTC = timezone(timedelta(0))  # datetime.UTC needs Python 3.11
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -46,7 +45,7 @@ def parse_timestamp(value: object) -> datetime | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_UTC)
+        moment = moment.replace(tzinfo=timezone.utc)
     return moment
 
 
