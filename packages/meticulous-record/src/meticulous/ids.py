@@ -11,6 +11,8 @@ instead of a scan of a directory that may hold thousands of runs.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .atomic import write_text_atomic
@@ -99,12 +101,8 @@ def allocate_ids(
     if count <= 0:
         return allocated
     directory = Path(experiments_directory)
-    meta = directory / META_FOLDER
-    meta.mkdir(parents=True, exist_ok=True)
-    with LockFile(meta / "ids.lock"):
-        candidate = _read_hint(meta / "last-id")
-        if candidate is None:
-            candidate = _largest_integer_id(directory)
+    with _id_lock(directory) as meta:
+        candidate = _last_id(directory, meta)
         try:
             while len(allocated) < count:
                 candidate += 1
@@ -119,6 +117,21 @@ def allocate_ids(
                 os.rmdir(directory / experiment_id)
             raise
     return allocated
+
+
+@contextmanager
+def _id_lock(directory: Path) -> Iterator[Path]:
+    """``.meticulous/ids.lock`` held: the one lock every id allocation takes."""
+    meta = directory / META_FOLDER
+    meta.mkdir(parents=True, exist_ok=True)
+    with LockFile(meta / "ids.lock"):
+        yield meta
+
+
+def _last_id(directory: Path, meta: Path) -> int:
+    """The ``last-id`` hint, or without a usable one the largest integer id."""
+    hint = _read_hint(meta / "last-id")
+    return _largest_integer_id(directory) if hint is None else hint
 
 
 def _read_hint(path: Path) -> int | None:
@@ -141,11 +154,6 @@ def note_explicit_id(experiments_directory: str | os.PathLike[str], name: str) -
     if not is_integer_id(name):
         return
     directory = Path(experiments_directory)
-    meta = directory / META_FOLDER
-    meta.mkdir(parents=True, exist_ok=True)
-    with LockFile(meta / "ids.lock"):
-        hint = _read_hint(meta / "last-id")
-        if hint is None:
-            hint = _largest_integer_id(directory)
-        if int(name) >= hint:
-            write_text_atomic(meta / "last-id", f"{max(hint, int(name))}\n")
+    with _id_lock(directory) as meta:
+        if int(name) >= _last_id(directory, meta):
+            write_text_atomic(meta / "last-id", f"{int(name)}\n")
