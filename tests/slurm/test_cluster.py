@@ -225,14 +225,36 @@ def test_a_job_cancelled_behind_our_back_gets_an_honest_status(project):
     (project.markers / "lr-0.1.hold").unlink()
     wait_for_status(first, ("SUCCESS",))
 
-    status = wait_for(
-        lambda: (
-            (r := run_cli("status", "scancelled", cwd=project.root))
-            and "1 cancelled" in r.stdout
-            and r
-        ),
-        what="status to report the cancelled job",
-    )
+    seen = []
+
+    def reports_the_cancelled_job():
+        seen.append(run_cli("status", "scancelled", cwd=project.root))
+        return "1 cancelled" in seen[-1].stdout and seen[-1]
+
+    try:
+        status = wait_for(
+            reports_the_cancelled_job, what="status to report the cancelled job"
+        )
+    except AssertionError as error:
+        last = seen[-1] if seen else None
+        raise AssertionError(
+            f"{error}; status said last:\n{last.stdout if last else ''}"
+            f"{last.stderr if last else ''}\nsacct: "
+            + subprocess.run(
+                [
+                    "sacct",
+                    "-n",
+                    "-P",
+                    "-o",
+                    "JobID,State,ExitCode",
+                    "-j",
+                    str(record["points"][1]["job-ids"][0]).split("_")[0],
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+        ) from None
     assert "1 succeeded" in status.stdout
     word, message = read_status(second)
     assert word == "CANCELLED"
