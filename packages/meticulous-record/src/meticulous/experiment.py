@@ -479,7 +479,7 @@ class Experiment:
     def _forked(self) -> None:
         """This process or its parent just forked: share steps via the file."""
         if self._metrics is not None:
-            self._metrics.forked = True
+            self._metrics.share_steps()
 
     def _abort(self, error: BaseException) -> BaseException:
         """Starting failed half-way: undo what started, say why in STATUS.
