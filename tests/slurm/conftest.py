@@ -15,13 +15,40 @@ absence is a bug, not a reason to pass.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.cluster import cluster_nodes
 from slurm_helpers import Project
+
+
+# Every test holds this lock shared; a test that takes a node down holds it
+# alone, so no other test's job is on the node it fails (pytest -n 2, and
+# two sessions on one machine).
+CLUSTER_LOCK = Path(tempfile.gettempdir()) / "meticulous-slurm-tests.lock"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "takes_a_node_down: runs while no other slurm test does (it fails a node)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _cluster_share(request: pytest.FixtureRequest) -> Iterator[None]:
+    alone = request.node.get_closest_marker("takes_a_node_down") is not None
+    fd = os.open(CLUSTER_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """Reading sacct's lines (job and steps) into one final state per job.
 
 The cluster tests produce FAILED, TIMEOUT, CANCELLED and OUT_OF_MEMORY
-for real (test_scheduler.py). NODE_FAIL would take a node down under the
-other tests' jobs, so its lines are given here, as are the OOM lines a real
-kill printed, in the form sacct prints them (``sacct -n -P -o
-JobID,State,ExitCode``).
+for real (test_scheduler.py), and NODE_FAIL by setting a node DOWN under a
+running point (test_two_nodes.py). These are the lines such jobs printed,
+and mixtures no one cluster produces on demand, in the form sacct prints
+them (``sacct -n -P -o JobID,State,ExitCode``).
 """
 
 from __future__ import annotations

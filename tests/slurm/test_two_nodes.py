@@ -17,6 +17,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from meticulous_read import ExperimentReader
 from slurm_helpers import (
     Project,
@@ -321,3 +322,57 @@ def test_a_two_node_sweep_point_is_one_experiment_with_ranks_on_both(
     assert [rank["status"] for rank in metadata["ranks"]] == ["SUCCESS", "SUCCESS"]
     assert metadata["launcher"]["sweep"] == "wide"
     assert "train.py version 1" in (folder / "ranks" / "1" / "stdout").read_text()
+
+
+def node_state(node: str) -> str:
+    return subprocess.run(
+        ["sinfo", "-h", "-n", node, "-o", "%t"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
+@pytest.mark.takes_a_node_down
+def test_a_job_whose_node_fails_ends_node_fail_never_success(project, two_nodes):
+    """A real NODE_FAIL: the node under a running point is set DOWN, SLURM
+    kills the job and records NODE_FAIL (``--no-requeue``, or it would
+    requeue it). No other slurm test runs meanwhile (conftest's lock)."""
+    _, there = two_nodes
+    project.hold(0.1)
+    sweep = project.write_sweep(
+        SLURM_SECTION
+        + f"  nodelist: {there}\n  additional_parameters: {{no_requeue: true}}\n"
+        + f"name: lost\nmax_requeues: 0\nargs:\n  markers: {project.markers}\n"
+        + "  lr: 0.1\n"
+    )
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "meticulous_slurm.cli", "sweep", str(sweep), "--wait"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        folder = wait_for(
+            lambda: project.experiment_folders(), what="the reserved folder"
+        )[0]
+        wait_until_train_py_runs(folder)
+        assert read_json(folder / "metadata.json")["slurm"]["node"] == there
+        down = ["scontrol", "update", f"nodename={there}", "state=down"]
+        subprocess.run([*down, "reason=meticulous test: a node failure"], check=True)
+        out, err = waiting.communicate(timeout=240)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+        resume = ["scontrol", "update", f"nodename={there}", "state=resume"]
+        subprocess.run(resume, check=False)
+        wait_for(lambda: node_state(there) == "idle", what=f"{there} to be idle again")
+    assert waiting.returncode == 1, out + err
+    assert "(slurm: NODE_FAIL)" in out, out
+    word, message = read_status(folder)
+    assert word == "ERROR", (word, message)
+    assert "ended NODE_FAIL" in message
+    status = run_cli("status", "lost", cwd=project.root)
+    assert status.returncode == 1
+    assert "NODE_FAIL" in status.stdout
