@@ -26,7 +26,6 @@ import pytest
 from helpers.cluster import cluster_nodes
 from slurm_helpers import Project
 
-
 # Every test holds this lock shared; a test that takes a node down holds it
 # alone, so no other test's job is on the node it fails (pytest -n 2, and
 # two sessions on one machine).
