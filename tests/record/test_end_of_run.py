@@ -130,6 +130,24 @@ def test_signal_leaves_interrupted_and_the_process_dies_by_it(ends, signame):
     assert metadata["end-timestamp"] is not None
 
 
+def test_a_sigterm_the_moment_status_says_running_is_interrupted(ends):
+    """A launcher may stop a run as soon as its folder says RUNNING: the exit
+    hooks are in place by then, so the run is INTERRUPTED, never left RUNNING."""
+    for attempt in range(1, 4):
+        process = start(ends, "ends.py", "wait")
+        status = ends / "experiments" / str(attempt) / "STATUS"
+        wait_for(
+            lambda: status.exists() and status.read_text().startswith("RUNNING"),
+            step=0.0005,
+        )
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+        assert process.returncode == -signal.SIGTERM
+        word, message = status_of(status.parent)
+        assert word == "INTERRUPTED", (attempt, word, message)
+        assert message.startswith("signal SIGTERM")
+
+
 def test_sigkill_leaves_running_with_host_pid_and_heartbeat(ends):
     """SIGKILL cannot be caught: STATUS stays RUNNING, and readers can tell the
     run is dead from the recorded host and pid and the heartbeat file."""

@@ -154,9 +154,8 @@ def wait_for_status(folder: Path, words: tuple[str, ...], timeout: float = 120) 
 
 
 def wait_until_train_py_runs(folder: Path, timeout: float = 120) -> None:
-    """train.py past ``Experiment.from_parser``. The recorder writes RUNNING
-    before its signal handlers are in place, so a stop sent the moment the
-    folder says RUNNING can kill the run before it may record INTERRUPTED."""
+    """train.py past ``Experiment.from_parser``, printing: its output is in
+    the folder, and the tests that stop it see what the user's code did."""
     stdout = folder / "stdout"
     wait_for(
         lambda: stdout.exists() and "train.py version 1" in stdout.read_text(),

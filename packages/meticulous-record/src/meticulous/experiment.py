@@ -458,6 +458,11 @@ class Experiment:
         heartbeat = Heartbeat(folder, self._host, self._pid, claim)
         heartbeat.start()
         self._stoppers.callback(heartbeat.stop)
+        # The exit hooks before RUNNING: a SIGTERM sent the moment the folder
+        # says RUNNING is recorded as INTERRUPTED, not left to look DEAD.
+        hooks = EndOfRun(self._end_at_exit)
+        hooks.install()
+        self._stoppers.callback(hooks.uninstall)
         write_status(folder, RUNNING)
         self._running = True
         for fd, name in ((1, "stdout"), (2, "stderr")):
@@ -468,9 +473,6 @@ class Experiment:
                 tee.start()
                 self._stoppers.callback(tee.stop)
         self._metrics = MetricsLog(folder)
-        hooks = EndOfRun(self._end_at_exit)
-        hooks.install()
-        self._stoppers.callback(hooks.uninstall)
         from . import forks
 
         forks.watch(self)
