@@ -249,6 +249,9 @@ PLANTED_METRICS = [
     b'{"a": 1}\n\n   \n{"a": 2}\n',  # blank lines
     b'{"note": "{x}", "a": 1}\n{"a": 2}\n',  # a brace inside a string
     b'{"a": [1, {"b": 2}]}\n{"a": 2}\n',  # nested values
+    b'{"a": [1], "b": NaN}\n{"a": 2}\n',  # nested, and only json takes it
+    b'{"a": ' + b"[" * 40 + b"]" * 40 + b'}\n{"a": 2}\n',  # too deep a line
+    b'{"a": ' + b"[" * 31 + b"]" * 31 + b'}\n{"a": 2}\n',  # deep, within bounds
     b'5\n{"a": 1}\n',  # a line that is not an object
     b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n',  # a byte order mark
     b'{"a": "\xff"}\n{"a": 2}\n',  # not UTF-8

@@ -64,8 +64,8 @@ def records(folder: str | os.PathLike) -> list[dict]:
     cannot span lines nor two share one) and nothing nests deeper than the
     array around them: depth and rows are bounded before parsing, by byte
     counts at C speed. Anything else (a bad line, a list value, a brace in
-    a string) goes through the line-by-line reader, which skips and counts
-    bad lines and bounds the depth of each.
+    a string) is read a line at a time, as the DataFrame's reader does: bad
+    lines skipped, each line's depth bounded.
     """
     folder = os.fspath(folder)
     try:
@@ -83,10 +83,10 @@ def records(folder: str | os.PathLike) -> list[dict]:
         or body.count(b"{") != lines  # one a line, or nested or in a string
         or b"[" in body
     ):
-        return metrics_file.read_records(folder)[0]
+        return metrics_file.records_of(data, _loads_line)[0]
     joined = body[:-1].replace(b"\n{", b",{")
     if b"\n" in joined:  # a line that does not start with its object
-        return metrics_file.read_records(folder)[0]
+        return metrics_file.records_of(data, _loads_line)[0]
     joined = b"[" + joined + b"]"
     for loads in PARSERS:
         try:
@@ -96,7 +96,21 @@ def records(folder: str | os.PathLike) -> list[dict]:
         if len(rows) == lines and set(map(type, rows)) == {dict}:
             return rows
         break
-    return metrics_file.read_records(folder)[0]
+    return metrics_file.records_of(data, _loads_line)[0]
+
+
+def _loads_line(line: bytes) -> Any:
+    """One line of a file that is not plain: by orjson where it takes the line
+    and the line has too few brackets to nest too deep, else as the reader
+    always parses (``safeio.loads_bounded``: json, the depth bounded)."""
+    if len(PARSERS) > 1 and (
+        line.count(b"[") + line.count(b"{") <= safeio.JSON_DEPTH_LIMIT
+    ):
+        try:
+            return PARSERS[0](line)
+        except ValueError:
+            pass
+    return safeio.loads_bounded(line)
 
 
 def _numbers(values: list) -> list[float | None]:
