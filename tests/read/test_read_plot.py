@@ -181,7 +181,7 @@ def test_long_curves_are_drawn_decimated_with_their_extremes(tmp_path):
     write_experiment(tmp_path, 1, metrics=[{"loss": value} for value in values])
     (line,) = experiments(tmp_path).plot("loss").get_lines()
     drawn = list(line.get_ydata())
-    width = line.figure.get_figwidth() * line.figure.dpi  # a bucket a pixel column
+    width = line.figure.bbox.width  # in pixels: a bucket a pixel column
     assert len(drawn) <= 4 * width < len(values)
     assert max(drawn) == 5.0 and min(drawn) == min(values)
     assert list(line.get_xdata()) == sorted(line.get_xdata())

@@ -217,10 +217,11 @@ def _x_values(curve: Curve, x: str, divisor: float) -> Any:
 def pixel_columns(figure: Any, columns: int) -> int:
     """The most pixel columns a panel can span: the buckets of :func:`decimated`.
 
-    The figure's width in its own pixels, shared by the facets' columns; a
-    panel is narrower (margins, labels), so a bucket is at most a column.
+    The figure's (or subfigure's) width in its pixels, shared by the facets'
+    columns; a panel is narrower (margins, labels), so a bucket is at most a
+    column.
     """
-    width = figure.get_figwidth() * figure.dpi / max(columns, 1)
+    width = figure.bbox.width / max(columns, 1)
     return max(MIN_BUCKETS, math.ceil(width))
 
 
