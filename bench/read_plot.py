@@ -4,12 +4,18 @@ Part of bench_read.py's section. The floor is what a researcher writes
 without the reader: json.loads of every metrics.jsonl line and one
 matplotlib figure (Agg, no pyplot), saved as PNG. Both run as whole
 processes, imports included, since that is what a user waits for.
+
+Alone: ``python bench/read_plot.py [--quick]`` (the bench venv's Python)
+prints this section's markdown and target, without the rest of bench_read.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import shutil
+import sys
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -170,3 +176,20 @@ def section(work: Path, log, targets: list[Target]) -> str:
     if notes:
         parts.append("Notes:\n\n" + "\n".join(f"- {note}" for note in notes))
     return "\n\n".join(parts) + "\n"
+
+
+def main() -> int:
+    """This section alone, as markdown on stdout (progress on stderr)."""
+    work = Path(tempfile.mkdtemp(prefix="bench-plot-"))
+    targets: list[Target] = []
+    try:
+        print(section(work, lambda message: print(message, file=sys.stderr), targets))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for target in targets:
+        print(f"- {target.target}: {target.figure} ({target.peer}) {target.marked}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

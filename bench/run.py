@@ -44,6 +44,8 @@ PACKAGES = [
     "pandas",
     "numpy",
     "pyarrow",
+    "matplotlib",
+    "orjson",
     "GitPython",
     "filelock",
     "SQLAlchemy",

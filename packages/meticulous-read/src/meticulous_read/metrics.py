@@ -8,6 +8,8 @@ middle (a tool that wrote garbage) is skipped and counted, never fatal.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from . import safeio
 from .spec import METRICS_FILE, SPECIAL_FLOATS
@@ -23,6 +25,17 @@ def read_records(folder: str) -> tuple[list[dict], int]:
         return [], 1
     if data is None:
         return [], 0
+    return records_of(data)
+
+
+def records_of(
+    data: bytes, loads: Callable[[bytes], Any] = safeio.loads_bounded
+) -> tuple[list[dict], int]:
+    """(records, number of bad lines) of metrics.jsonl's bytes.
+
+    ``loads`` parses one line, raising ValueError for a bad one; it must
+    bound the depth as ``safeio.loads_bounded`` does.
+    """
     lines = data.split(b"\n")
     lines.pop()  # the text after the last newline: empty, or an unterminated line
     records, bad = [], 0
@@ -30,7 +43,7 @@ def read_records(folder: str) -> tuple[list[dict], int]:
         if not line.strip():
             continue
         try:
-            record = safeio.loads_bounded(line)
+            record = loads(line)
         except ValueError:
             bad += 1
             continue

@@ -32,7 +32,7 @@ PLOT_EXTRA = "meticulous-read[plot]"
 SUFFIXES = (".png", ".svg", ".pdf")
 X_AXES = ("step", "time")
 MAX_LEGEND = 20
-DRAWN_BUCKETS = 1000
+MIN_BUCKETS = 100  # buckets of a decimated curve, however small the panel
 
 
 class PlotError(ValueError):
@@ -95,17 +95,13 @@ def _curves_or_none(
     ``with_times=False`` leaves the times out (empty) for a plot by step."""
     import numpy as np
 
-    found = {} if folder is None else curves(folder, metrics)
+    found = {} if folder is None else curves(folder, metrics, times=with_times)
 
     def floats(values: list[float]) -> Any:  # an array where Curve says list
         return np.asarray(values, dtype=np.float64)
 
     return {
-        name: Curve(
-            floats(curve.steps),
-            floats(curve.times if with_times else []),
-            floats(curve.values),
-        )
+        name: Curve(floats(curve.steps), floats(curve.times), floats(curve.values))
         for name, curve in found.items()
     }
 
@@ -218,21 +214,28 @@ def _x_values(curve: Curve, x: str, divisor: float) -> Any:
     return (times - start) / divisor
 
 
-def _first_of_each(mask: Any, segment: Any) -> Any:
-    """The first index where ``mask`` holds, in each segment that has one."""
-    import numpy as np
+def pixel_columns(figure: Any, columns: int) -> int:
+    """The most pixel columns a panel can span: the buckets of :func:`decimated`.
 
-    where = np.flatnonzero(mask)
-    return where[np.unique(segment[where], return_index=True)[1]]
+    The figure's (or subfigure's) width in its pixels, shared by the facets'
+    columns; a panel is narrower (margins, labels), so a bucket is at most a
+    column.
+    """
+    width = figure.bbox.width / max(columns, 1)
+    return max(MIN_BUCKETS, math.ceil(width))
 
 
-def decimated(xs: Any, ys: Any, buckets: int = DRAWN_BUCKETS) -> tuple[Any, Any]:
+def decimated(xs: Any, ys: Any, buckets: int) -> tuple[Any, Any]:
     """At most four points per bucket (first, min, max, last), in order.
 
-    A 10,000-step curve on a figure a thousand pixels wide draws the same
-    envelope from 4,000 points as from all of them, in a fraction of the
-    time and file size; short curves are drawn as they are. NaN is neither
-    a bucket's min nor its max; the first of equal extremes is kept.
+    With a bucket per pixel column, a 10,000-step curve draws the same
+    picture as from all its points: what a column shows is the stroke from
+    its min to its max, joined to its neighbours. Agg's time grows with the
+    points drawn, so that is a fraction of the time (and of an SVG's size);
+    short curves are drawn as they are. Buckets are
+    equal runs of points (the last one shorter), so the extremes are one
+    argmin and one argmax over a reshaped array. NaN is neither a bucket's
+    min nor its max; the first of equal extremes is kept.
     """
     import numpy as np
 
@@ -240,23 +243,24 @@ def decimated(xs: Any, ys: Any, buckets: int = DRAWN_BUCKETS) -> tuple[Any, Any]
     count = len(ys)
     if count <= 4 * buckets:
         return xs, ys
-    bucket = np.arange(buckets)
-    starts, ends = bucket * count // buckets, (bucket + 1) * count // buckets
-    segment = np.repeat(bucket, ends - starts)
+    size = -(-count // buckets)  # points a bucket, rounded up
+    rows = -(-count // size)
+    padding = rows * size - count  # never an extreme: +inf and -inf
     missing = np.isnan(ys)
-    low, high = np.where(missing, np.inf, ys), np.where(missing, -np.inf, ys)
-    lowest = np.minimum.reduceat(low, starts)[segment]
-    highest = np.maximum.reduceat(high, starts)[segment]
-    keep = np.unique(
-        np.concatenate(
-            [
-                starts,
-                ends - 1,
-                _first_of_each((low == lowest) & ~missing, segment),
-                _first_of_each((high == highest) & ~missing, segment),
-            ]
-        )
+    low = np.concatenate([np.where(missing, np.inf, ys), np.full(padding, np.inf)])
+    high = np.concatenate([np.where(missing, -np.inf, ys), np.full(padding, -np.inf)])
+    starts = np.arange(rows) * size
+    picked = np.stack(
+        [
+            starts,
+            starts + np.argmin(low.reshape(rows, size), axis=1),
+            starts + np.argmax(high.reshape(rows, size), axis=1),
+            np.minimum(starts + size, count) - 1,
+        ],
+        axis=1,
     )
+    keep = np.sort(picked, axis=1).ravel()  # buckets are in order already
+    keep = keep[np.concatenate([[True], keep[1:] != keep[:-1]])]
     return xs[keep], ys[keep]
 
 
@@ -303,6 +307,7 @@ def draw(
             f" {len(metrics)} x {len(columns)} (metrics x facets)"
         )
     grid = grid.reshape(len(metrics), len(columns))
+    buckets = pixel_columns(grid[0, 0].get_figure(), len(columns))
     if by and not facet:  # one colour per value of `by`, ordered, legend too
         runs = sorted(runs, key=lambda run: _group_key(run.group))
         colours = _palette(colormaps, len(groups))
@@ -328,10 +333,10 @@ def draw(
                 xs = _x_values(curve, x, divisor)
                 values = np.asarray(curve.values, dtype=np.float64)
                 if smooth > 0:
-                    raw_x, raw_y = decimated(xs, values)
+                    raw_x, raw_y = decimated(xs, values, buckets)
                     ax.plot(raw_x, raw_y, color=colour, alpha=0.25, linewidth=0.8)
                     values = np.asarray(smoothed(values.tolist(), smooth))
-                drawn_x, drawn_y = decimated(xs, values)
+                drawn_x, drawn_y = decimated(xs, values, buckets)
                 points += len(drawn_y)
                 ax.plot(
                     drawn_x,
