@@ -83,12 +83,23 @@ def test_each_row_keeps_its_own_list_while_their_words_are_shared():
 
 def test_deviating_args_as_the_rows_say(tmp_path, monkeypatch):
     """Runs with defaults deviate by their own; one without, by the others' defaults."""
-    write_experiment(tmp_path, 1, args={"lr": 0.1, "depth": 2}, default_args={"lr": 0.1, "depth": 2})
-    write_experiment(tmp_path, 2, args={"lr": 0.3, "depth": 2}, default_args={"lr": 0.1, "depth": 2})
+    write_experiment(
+        tmp_path, 1, args={"lr": 0.1, "depth": 2}, default_args={"lr": 0.1, "depth": 2}
+    )
+    write_experiment(
+        tmp_path, 2, args={"lr": 0.3, "depth": 2}, default_args={"lr": 0.1, "depth": 2}
+    )
     write_experiment(tmp_path, 3, status="QUEUED", args={"lr": 0.1, "width": 5})
-    write_experiment(tmp_path, 4, args={"lr": 0.2, "depth": 2}, default_args={"lr": 0.2, "depth": 2})
+    write_experiment(
+        tmp_path, 4, args={"lr": 0.2, "depth": 2}, default_args={"lr": 0.2, "depth": 2}
+    )
     for number in range(5, 12):  # enough rows for several chunks
-        write_experiment(tmp_path, number, args={"lr": 0.1, "depth": 2}, default_args={"lr": 0.1, "depth": 2})
+        write_experiment(
+            tmp_path,
+            number,
+            args={"lr": 0.1, "depth": 2},
+            default_args={"lr": 0.1, "depth": 2},
+        )
     monkeypatch.setattr(scan, "PARALLEL_FROM", 2)
     monkeypatch.setattr(scan, "CHUNK", 2)
     for workers in ("1", "2"):
@@ -106,7 +117,11 @@ def test_deviating_args_as_the_rows_say(tmp_path, monkeypatch):
 
 def test_deviating_args_after_the_frame_came_from_its_cache(tmp_path):
     for number in range(1, 4):
-        age_folder(write_experiment(tmp_path, number, args={"lr": number / 10}, default_args={"lr": 0.1}))
+        age_folder(
+            write_experiment(
+                tmp_path, number, args={"lr": number / 10}, default_args={"lr": 0.1}
+            )
+        )
     first = Experiments(tmp_path)
     first.as_dataframe()  # stores the frame
     assert (tmp_path / ".meticulous" / "cache" / "frame-v1.bin").exists()

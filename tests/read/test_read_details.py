@@ -19,13 +19,31 @@ import pytest
 from helpers.synth import age_folder, write_atomically, write_experiment, write_json
 from meticulous_read import ExperimentReader, Experiments, MeticulousReadWarning, scan
 
-FIELDS = ("status", "status_message", "args", "default_args", "summary", "metadata", "tags", "parent")
+FIELDS = (
+    "status",
+    "status_message",
+    "args",
+    "default_args",
+    "summary",
+    "metadata",
+    "tags",
+    "parent",
+)
 
 
 def _mixed(directory):
-    write_experiment(directory, 1, args={"lr": 0.1, "deep": {"width": 3}}, summary={"loss": 0.5})
-    write_experiment(directory, 2, status="ERROR", message="Traceback (most recent call last):\nValueError: x")
-    write_experiment(directory, 3, status="RUNNING", heartbeat_age=3600, pid=999_999_999)
+    write_experiment(
+        directory, 1, args={"lr": 0.1, "deep": {"width": 3}}, summary={"loss": 0.5}
+    )
+    write_experiment(
+        directory,
+        2,
+        status="ERROR",
+        message="Traceback (most recent call last):\nValueError: x",
+    )
+    write_experiment(
+        directory, 3, status="RUNNING", heartbeat_age=3600, pid=999_999_999
+    )
     write_experiment(directory, 4, status="QUEUED")
     write_experiment(directory, 5, metadata={"parent": "1"})
     (write_experiment(directory, 6) / "summary.json").write_text('{"loss": ')  # BROKEN
@@ -40,7 +58,9 @@ def _read(directory, **options) -> Experiments:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_details_read_later_are_what_a_reader_of_the_folder_sees(tmp_path, monkeypatch, workers):
+def test_details_read_later_are_what_a_reader_of_the_folder_sees(
+    tmp_path, monkeypatch, workers
+):
     _mixed(tmp_path)
     monkeypatch.setattr(scan, "PARALLEL_FROM", 2)
     monkeypatch.setattr(scan, "CHUNK", 2)

@@ -14,8 +14,8 @@ import pandas as pd
 
 from . import metrics as metrics_file
 from . import safeio
-from .cache import folder_key
 from .attempts import latest_attempt
+from .cache import folder_key
 from .folder import Snapshot, snapshot_of
 from .ids import group_of
 from .safeio import safe_text

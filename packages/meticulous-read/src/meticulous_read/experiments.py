@@ -80,7 +80,9 @@ def _parent_of(name: str, parent: object) -> str | None:
 
 def _key_array(keys: list) -> np.ndarray:
     """Folder keys as one int64 array (24 bytes a row); -1s where there was none."""
-    array = np.array([(-1, -1, -1) if key is None else key for key in keys], dtype=np.int64)
+    array = np.array(
+        [(-1, -1, -1) if key is None else key for key in keys], dtype=np.int64
+    )
     return array.reshape(len(keys), 3)
 
 
@@ -96,7 +98,7 @@ def _copy_on_write() -> bool:
 
 def with_extra_columns(frame: pd.DataFrame, extra: dict[str, list]) -> pd.DataFrame:
     """A reader subclass's columns, right after the fixed ones (or in their place)."""
-    position = frame.columns.get_loc("parent") + 1
+    position = list(frame.columns).index("parent") + 1
     for name, values in extra.items():
         if name in frame.columns:
             frame[name] = typed_array(values)
@@ -146,6 +148,8 @@ class Experiments:
         self._readers: dict[str, ExperimentReader] = {}  # made when first asked for
         self._frame_key: dict | None = None
         self._snapshots: dict | None = None  # kept for a reader subclass only
+        self._listed_folders: list | None = None  # the listing, after a frame cache
+        self._folders: dict | None = None  # id -> its (name, path, key) in it
         self._deviations: Any = None  # made when first asked for after a frame cache
         self._deviation_rows: dict | None = None  # id -> row, when read after it
         self._running: list = []
@@ -183,36 +187,36 @@ class Experiments:
         if found is None:
             return None
         frame, header = found
-        folders = {name: (path, key) for name, path, key in listed[1]}
+        names = {folder[0] for folder in listed[1]}
         ids = frame.index.tolist()
         id_set = set(ids)
         not_experiments = header.get("not_experiments")
+        running = header.get("running")
+        watched = (
+            {run[0] for run in running if type(run) is list and run}
+            if (type(running) is list)
+            else set()
+        )
         if (
             "status" not in frame.columns
             or "status_message" not in frame.columns
             or "parent" not in frame.columns
             or len(id_set) != len(ids)
-            or id_set.difference(folders)
+            or id_set.difference(names)
             or type(not_experiments) is not list
             or not all(type(name) is str for name in not_experiments)
             or not frame_cache.liveness_unchanged(
                 self.directory,
-                {name: path for name, (path, _) in folders.items()},
-                header.get("running"),
+                {f[0]: f[1] for f in listed[1] if f[0] in watched},
+                running,
             )
         ):
             return None
-        for name in not_experiments:
-            folders.pop(name, None)
-        if len(folders) != len(ids):
+        names.difference_update(not_experiments)
+        if len(names) != len(ids):
             return None
         self._ids = ids
-        self._keys = _key_array([folders[name][1] for name in ids])
-        self._paths = {
-            name: path
-            for name, (path, _) in folders.items()
-            if path != os.path.join(self.directory, name)
-        }
+        self._listed_folders = listed[1]  # what readers need: indexed when one is made
         self._frame = frame
         self._stored = True
         self._running = header["running"]
@@ -269,8 +273,27 @@ class Experiments:
         """
         return [tuple(run) for run in self._running]
 
+    def _listed(self, name: str) -> tuple | None:
+        """(name, path, key) of the folder, when the frame came from its cache."""
+        if self._listed_folders is None:
+            return None
+        if self._folders is None:
+            self._folders = {folder[0]: folder for folder in self._listed_folders}
+        return self._folders[name]
+
     def _path_of(self, name: str) -> str:
+        listed = self._listed(name)
+        if listed is not None:
+            return listed[1]
         return self._paths.get(name) or os.path.join(self.directory, name)
+
+    def _key_of(self, name: str, row: int) -> tuple | None:
+        """The folder's key as the listing saw it (cache.folder_key)."""
+        listed = self._listed(name)
+        if listed is not None:
+            return listed[2]
+        key = self._keys[row].tolist()
+        return None if key[0] < 0 else tuple(key)
 
     def _row_of(self, name: str) -> int:
         """The experiment's row in the frame; KeyError for an unknown id."""
@@ -293,13 +316,15 @@ class Experiments:
             if row is None:
                 row = self._row_of(name)
             frame = self._frame
-            status = (frame["status"].iat[row], frame["status_message"].iat[row])
+            status = (
+                str(frame["status"].iat[row]),
+                str(frame["status_message"].iat[row]),
+            )
             reader = self.reader(self._path_of(name))
             if self._snapshots is not None:  # the listing's own read, kept
                 reader._preload(self._snapshots[name], status, name)
             else:  # read when first asked for, checked against the listing's key
-                key = self._keys[row].tolist()
-                reader._preload(None, status, name, None if key[0] < 0 else tuple(key))
+                reader._preload(None, status, name, self._key_of(name, row))
             self._readers[name] = reader
         return reader
 
@@ -333,7 +358,9 @@ class Experiments:
             raise KeyError(f"no experiment {parent!r} in {self.directory!r}")
         parents = self._frame["parent"].tolist()
         return [
-            name for name, value in zip(self._ids, parents) if _parent_of(name, value) == parent
+            name
+            for name, value in zip(self._ids, parents)
+            if _parent_of(name, value) == parent
         ]
 
     def deviating_args(self, ids: Sequence[str] | None = None) -> list[str]:
@@ -355,7 +382,7 @@ class Experiments:
         elif ids is None:
             rows = range(len(self._ids))
         else:
-            rows = self._frame.index.get_indexer(chosen)
+            rows = self._frame.index.get_indexer(pd.Index(chosen, dtype=object))
             if (rows < 0).any():
                 unknown = chosen[int(np.flatnonzero(rows < 0)[0])]
                 raise KeyError(f"no experiment {unknown!r} in {self.directory!r}")

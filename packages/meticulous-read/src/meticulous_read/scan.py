@@ -269,8 +269,10 @@ def _read_chunk(task: tuple, options: Reading) -> Chunk:
                 path, name, follow_link=False, keep_texts=options.keep_texts
             )
             texts = snapshot.pop("texts", None) if snapshot is not None else None
-            if options.keep_texts and key is not None and (
-                snapshot is None or not snapshot["problems"]
+            if (
+                options.keep_texts
+                and key is not None
+                and (snapshot is None or not snapshot["problems"])
             ):
                 entry = cache.entry_text(key, snapshot, texts)
         settled = key is not None and cache.is_settled(key, options.scanned_at)

@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .column_parts import (  # noqa: F401 - object_array, text_dtype: API
     Part,
     join,
+    join_times,
     none_part,
     object_array,
     part_of,
@@ -28,7 +28,6 @@ from .column_parts import (  # noqa: F401 - object_array, text_dtype: API
     text_part,
     time_part,
     timestamp_array,
-    join_times,
 )
 
 # Metadata keys shown as first-class columns, in this order, under these names.
@@ -45,6 +44,7 @@ FIXED_COLUMNS = ("status", "status_message", "start", "end", "duration") + tuple
     name for name in PROMOTED_METADATA.values() if name not in ("start", "end")
 )
 SECTIONS = ("args", "summary", "tags", "metadata")
+
 
 def flat_items(values: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
     """(dotted name, value) pairs, descending into nested objects."""
@@ -113,7 +113,9 @@ class TableBuilder:
         self.capacity = capacity
         self.words: list[str] = []
         self.messages: list[str] = []
-        self.promoted: dict[str, list] = {key: [None] * capacity for key in PROMOTED_METADATA}
+        self.promoted: dict[str, list] = {
+            key: [None] * capacity for key in PROMOTED_METADATA
+        }
         self.sections = {section: ColumnBuilder(capacity) for section in SECTIONS}
 
     def add(self, snapshot: dict, status: tuple[str, str]) -> None:
@@ -148,10 +150,15 @@ class TableBuilder:
         def trimmed(values: list) -> list:
             return values if rows == self.capacity else values[:rows]
 
-        fixed = {"status": text_part(self.words), "status_message": text_part(self.messages)}
+        fixed = {
+            "status": text_part(self.words),
+            "status_message": text_part(self.messages),
+        }
         for key, name in PROMOTED_METADATA.items():
             values = trimmed(self.promoted[key])
-            fixed[name] = time_part(values) if name in ("start", "end") else part_of(values)
+            fixed[name] = (
+                time_part(values) if name in ("start", "end") else part_of(values)
+            )
         parts: TableParts = {"fixed": fixed}
         for section in SECTIONS:
             parts[section] = {
