@@ -141,3 +141,27 @@ def test_details_of_a_frame_from_its_cache_are_read_from_the_folders(tmp_path):
     assert [run.status for run in experiments] == ["SUCCESS"] * 3
     metadata = json.loads((tmp_path / "3" / "metadata.json").read_text())
     assert experiments["3"].metadata == metadata
+
+
+class LrReader(ExperimentReader):
+    @property
+    def doubled_lr(self):
+        return self.args["lr"] * 2
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_reader_subclass_gets_its_columns_after_the_fixed_ones(
+    tmp_path, monkeypatch, workers
+):
+    for number in range(1, 8):
+        write_experiment(tmp_path, number, args={"lr": number / 10})
+    write_experiment(tmp_path / "group", 1, args={"lr": 1.0})
+    monkeypatch.setattr(scan, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(scan, "CHUNK", 3)
+    monkeypatch.setenv("METICULOUS_READ_WORKERS", workers)
+    frame = _read(tmp_path, reader=LrReader).as_dataframe()
+    columns = list(frame.columns)
+    assert columns[0] == "name"  # a run is in a group
+    assert columns.index("doubled_lr") == columns.index("parent") + 1
+    assert frame["doubled_lr"].tolist() == [n / 5 for n in range(1, 8)] + [2.0]
+    assert not (tmp_path / ".meticulous" / "cache" / "frame-v1.bin").exists()
