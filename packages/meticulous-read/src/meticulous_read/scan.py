@@ -54,9 +54,6 @@ class Scan:
     links: list[str] = field(default_factory=list)  # symbolic links, not followed
     scanned_at: float = 0.0
 
-    def path_of(self, name: str) -> str:
-        return self.paths.get(name) or os.path.join(self.directory, name)
-
 
 def check_directory(directory: str) -> None:
     """Raise a clear error when the experiments directory is unusable."""
