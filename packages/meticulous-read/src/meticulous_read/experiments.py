@@ -112,7 +112,10 @@ class Experiments:
     """The experiments in ``directory``, read once when the object is created.
 
     The object is a snapshot in time: create a new one (or call
-    :meth:`refresh`) to see runs that started or ended since.
+    :meth:`refresh`) to see runs that started or ended since. It keeps the
+    DataFrame's columns, not every run's files: a run's own reader reads
+    them when first asked, and a run changed since the listing is read as
+    it now is, status included (see :meth:`.ExperimentReader._preload`).
 
     ``reader`` is the class each experiment is read with; its extra public
     properties become DataFrame columns. ``cache=False`` reads every folder
