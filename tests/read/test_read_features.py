@@ -115,8 +115,7 @@ def read_quietly_kwargs(**kwargs) -> Experiments:
 def test_a_grouped_childs_parent_is_its_sibling_in_the_group():
     from meticulous_read.experiments import _parent_of
 
-    child = {"metadata": {"parent": "2"}}
-    assert _parent_of("dense_model/3", child) == "dense_model/2"
-    assert _parent_of("3", child) == "2"
-    assert _parent_of("3", {"metadata": {"parent": 2}}) is None  # not a string: ignored
-    assert _parent_of("3", {"metadata": None}) is None
+    assert _parent_of("dense_model/3", "2") == "dense_model/2"
+    assert _parent_of("3", "2") == "2"
+    assert _parent_of("3", 2) is None  # not a string: ignored
+    assert _parent_of("3", None) is None

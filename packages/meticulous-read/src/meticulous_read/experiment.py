@@ -15,6 +15,7 @@ import pandas as pd
 from . import metrics as metrics_file
 from . import safeio
 from .attempts import latest_attempt
+from .cache import folder_key
 from .folder import Snapshot, snapshot_of
 from .ids import group_of
 from .safeio import safe_text
@@ -47,16 +48,39 @@ class ExperimentReader:
         self._status: tuple[str, str] | None = None
         self._id: str | None = experiment_id
 
+    # A reader made by a listing (Experiments) reads its folder as the listing
+    # did: never through a symbolic link, and with the listing's status as long
+    # as the folder keeps the key (mtime, ctime, inode) the listing saw.
+    _follow_link = True
+    _listed_key: tuple | None = None
+
     def _preload(
         self,
-        snapshot: Snapshot,
+        snapshot: Snapshot | None,
         status: tuple[str, str],
         experiment_id: str | None = None,
+        folder_key: tuple | None = None,
     ) -> None:
-        """Hand over what a directory scan already read (or found in its cache)."""
+        """Hand over what a directory listing found.
+
+        ``snapshot`` is the listing's read of the small files, or None: then
+        they are read when first asked for, and when the folder changed
+        since the listing (its key is not ``folder_key``), the status is
+        derived again from that read, so a reader never mixes the listing's
+        status with newer files.
+        """
         self._snapshot = snapshot
         self._status = status
         self._id = experiment_id
+        self._follow_link = False
+        self._listed_key = folder_key if snapshot is None else None
+
+    def _changed_since_listing(self) -> bool:
+        try:
+            info = os.stat(self._location, follow_symlinks=False)
+        except OSError:
+            return True
+        return folder_key(info) != self._listed_key
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._location!r}>"
@@ -88,7 +112,12 @@ class ExperimentReader:
     @property
     def _record(self) -> Snapshot:
         if self._snapshot is None:
-            self._snapshot = snapshot_of(self._location, self.id)
+            snapshot = snapshot_of(self._location, self.id, self._follow_link)
+            if self._listed_key is not None:  # read after the listing: the same?
+                if self._changed_since_listing():  # (checked after the read)
+                    self._status = None
+                self._listed_key = None
+            self._snapshot = snapshot
         return self._snapshot
 
     @property
@@ -122,6 +151,8 @@ class ExperimentReader:
     # -- status --------------------------------------------------------------------
 
     def _derived_status(self) -> tuple[str, str]:
+        if self._listed_key is not None and self._changed_since_listing():
+            self._status = None
         if self._status is None:
             self._status = derive_status(self._record, self._location, time.time())
         return self._status

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -15,12 +14,11 @@ from . import frame_cache
 from . import metrics as metrics_file
 from .attempts import latest_attempt
 from .experiment import ExperimentReader, extra_properties
-from .folder import snapshot_of
 from .ids import group_of
 from .listing_cache import code_digest, folders_state
-from .scan import list_folders, scan
-from .status import BROKEN, DEAD, DEATH_PREFIX, derive_status, running_inputs
-from .table import build_table, flat_items, has_nested, timestamp_array, typed_array
+from .scan import Scan, list_folders, scan
+from .status import BROKEN
+from .table import join_tables, timestamp_array, typed_array
 from .warn import MeticulousReadWarning, name_list, warn_aggregate
 
 LEGACY_TIMES = {"start": "metadata.start-time", "end": "metadata.end-time"}
@@ -72,27 +70,52 @@ def _directory_of(
     return os.path.join(os.fspath(project_directory), "experiments")
 
 
-def _parent_of(name: str, snapshot: dict) -> str | None:
+def _parent_of(name: str, parent: object) -> str | None:
     """A child's parent as an id of this listing: a sibling, so in the child's group."""
-    parent = (snapshot["metadata"] or {}).get("parent")
     if not isinstance(parent, str):
         return None
     group = name.rpartition("/")[0]
     return f"{group}/{parent}" if group else parent
 
 
-def _flat(values: dict | None) -> dict:
-    """Dotted names to values; the dict itself (not copied) when already flat."""
-    if not values:
-        return {}
-    return dict(flat_items(values)) if has_nested(values) else values
+def _key_array(keys: list) -> np.ndarray:
+    """Folder keys as one int64 array (24 bytes a row); -1s where there was none."""
+    array = np.array(
+        [(-1, -1, -1) if key is None else key for key in keys], dtype=np.int64
+    )
+    return array.reshape(len(keys), 3)
+
+
+def _copy_on_write() -> bool:
+    """Whether pandas copies a shared column before changing it (pandas 3, or opted in)."""
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    try:
+        return bool(pd.get_option("mode.copy_on_write") is True)
+    except (KeyError, ValueError):  # pandas < 1.5 has no such option
+        return False
+
+
+def with_extra_columns(frame: pd.DataFrame, extra: dict[str, list]) -> pd.DataFrame:
+    """A reader subclass's columns, right after the fixed ones (or in their place)."""
+    position = list(frame.columns).index("parent") + 1
+    for name, values in extra.items():
+        if name in frame.columns:
+            frame[name] = typed_array(values)
+        else:
+            frame.insert(position, name, typed_array(values))
+            position += 1
+    return frame
 
 
 class Experiments:
     """The experiments in ``directory``, read once when the object is created.
 
     The object is a snapshot in time: create a new one (or call
-    :meth:`refresh`) to see runs that started or ended since.
+    :meth:`refresh`) to see runs that started or ended since. It keeps the
+    DataFrame's columns, not every run's files: a run's own reader reads
+    them when first asked, and a run changed since the listing is read as
+    it now is, status included (see :meth:`.ExperimentReader._preload`).
 
     ``reader`` is the class each experiment is read with; its extra public
     properties become DataFrame columns. ``cache=False`` reads every folder
@@ -126,14 +149,17 @@ class Experiments:
         """Read the directory again (new, changed, ended experiments)."""
         listed = _listed if _listed is not None else list_folders(self.directory)
         self._readers: dict[str, ExperimentReader] = {}  # made when first asked for
-        self._frame: pd.DataFrame | None = None
         self._frame_key: dict | None = None
-        self._snapshots: dict | None = None
-        self._status_map: dict | None = None
+        self._snapshots: dict | None = None  # kept for a reader subclass only
+        self._listed_folders: list | None = None  # the listing, after a frame cache
+        self._folders: dict | None = None  # id -> its (name, path, key) in it
+        self._deviations: Any = None  # made when first asked for after a frame cache
+        self._deviation_rows: dict | None = None  # id -> row, when read after it
         self._running: list = []
         self._complete = False
+        self._with_extra = bool(extra_properties(self.reader))
         state = folders_state(*listed) if self.cache else None
-        if state is not None and not extra_properties(self.reader):
+        if state is not None and not self._with_extra:
             self._frame_key = {
                 "format": "meticulous-read frame",
                 "version": 2,
@@ -141,82 +167,75 @@ class Experiments:
                 "state": state,
                 "code": code_digest(),
             }
+        self._stored = False  # the frame is in the frame cache
+        self._extra_added = False  # the reader subclass's columns are in the frame
+        links = listed[3]
         not_experiments = self._from_frame_cache(listed)
         if not_experiments is None:
-            not_experiments = self._from_scan(listed)
-        self._warn(listed[3], not_experiments, _stacklevel + 1)
+            found = scan(
+                self.directory,
+                use_cache=self.cache,
+                listed=listed,
+                keep_snapshots=self._with_extra,
+            )
+            del listed, _listed  # the folders' tuples: not kept beside the columns
+            not_experiments = self._from_scan(found)
+        self._warn(links, not_experiments, _stacklevel + 1)
 
     def _from_frame_cache(self, listed: tuple) -> list | None:
-        """Take ids and statuses from a stored frame; None when there is none."""
+        """Take the frame and the folders' keys from a stored frame; None when none."""
         if self._frame_key is None:
             return None
         found = frame_cache.load(self.directory, self._frame_key)
         if found is None:
             return None
         frame, header = found
-        paths = {name: path for name, path, _ in listed[1]}
+        names = {folder[0] for folder in listed[1]}
         ids = frame.index.tolist()
         id_set = set(ids)
         not_experiments = header.get("not_experiments")
+        running = header.get("running")
+        watched = (
+            {run[0] for run in running if type(run) is list and run}
+            if (type(running) is list)
+            else set()
+        )
         if (
             "status" not in frame.columns
             or "status_message" not in frame.columns
+            or "parent" not in frame.columns
             or len(id_set) != len(ids)
-            or id_set.difference(paths)
+            or id_set.difference(names)
             or type(not_experiments) is not list
             or not all(type(name) is str for name in not_experiments)
             or not frame_cache.liveness_unchanged(
-                self.directory, paths, header.get("running")
+                self.directory,
+                {f[0]: f[1] for f in listed[1] if f[0] in watched},
+                running,
             )
         ):
             return None
-        for name in not_experiments:
-            paths.pop(name, None)
-        if len(paths) != len(ids):
+        names.difference_update(not_experiments)
+        if len(names) != len(ids):
             return None
         self._ids = ids
-        self._paths = paths
-        self._status_map = None  # made from the frame when first asked for
+        self._listed_folders = listed[1]  # what readers need: indexed when one is made
         self._frame = frame
+        self._stored = True
         self._running = header["running"]
         self._complete = True  # only frames without problems are stored
         return not_experiments
 
-    @property
-    def _statuses(self) -> dict[str, tuple[str, str]]:
-        """id -> (word, message) as reported; from the cached frame, made when needed."""
-        if self._status_map is None:
-            frame = self._frame
-            assert frame is not None  # no status map: the frame came from its cache
-            self._status_map = dict(
-                zip(
-                    self._ids,
-                    zip(frame["status"].tolist(), frame["status_message"].tolist()),
-                )
-            )
-        return self._status_map
-
-    def _from_scan(self, listed: tuple) -> list:
-        found = scan(self.directory, use_cache=self.cache, listed=listed)
-        host = socket.gethostname()
+    def _from_scan(self, found: Scan) -> list:
         self._ids = found.ids
+        self._keys = _key_array(found.keys)
         self._paths = found.paths
         self._snapshots = found.snapshots
-        self._status_map = {
-            name: derive_status(
-                found.snapshots[name], found.paths[name], found.scanned_at, host
-            )
-            for name in found.ids
-        }
-        self._complete = not any(
-            snapshot["problems"] for snapshot in found.snapshots.values()
-        )
-        for name in found.ids:
-            inputs = running_inputs(found.snapshots[name])
-            if inputs is not None:
-                word, message = self._statuses[name]
-                death = message[len(DEATH_PREFIX) :] if word == DEAD else None
-                self._running.append([name, *inputs, death])
+        self._running = found.running
+        self._complete = found.complete
+        self._deviations = found.deviations
+        frame = join_tables(found.ids, found.chunks)
+        self._frame = with_group_names(with_legacy_times(frame))
         return found.not_experiments
 
     def _warn(self, links: list, not_experiments: list, stacklevel: int) -> None:
@@ -233,12 +252,8 @@ class Experiments:
                 MeticulousReadWarning,
                 stacklevel=stacklevel,
             )
-        if self._status_map is None:  # from the frame: its status column
-            assert self._frame is not None
-            statuses = self._frame["status"]
-            broken = statuses.index[statuses == BROKEN].tolist()
-        else:
-            broken = [name for name in self._ids if self._statuses[name][0] == BROKEN]
+        statuses = self._frame["status"]
+        broken = statuses.index[statuses == BROKEN].tolist()
         if broken:
             warnings.warn(
                 f"{len(broken)} of {len(self._ids)} experiments could not be read"
@@ -261,16 +276,34 @@ class Experiments:
         """
         return [tuple(run) for run in self._running]
 
-    def _all_snapshots(self) -> dict:
-        if self._snapshots is None:  # the frame came from its cache
-            found = scan(self.directory, use_cache=self.cache)
-            self._snapshots = found.snapshots
-        return self._snapshots
+    def _listed(self, name: str) -> tuple | None:
+        """(name, path, key) of the folder, when the frame came from its cache."""
+        if self._listed_folders is None:
+            return None
+        if self._folders is None:
+            self._folders = {folder[0]: folder for folder in self._listed_folders}
+        return self._folders[name]
 
-    def _snapshot(self, name: str) -> dict:
-        if self._snapshots is not None:
-            return self._snapshots[name]
-        return snapshot_of(self._paths[name], name, follow_link=False)
+    def _path_of(self, name: str) -> str:
+        listed = self._listed(name)
+        if listed is not None:
+            return listed[1]
+        return self._paths.get(name) or os.path.join(self.directory, name)
+
+    def _key_of(self, name: str, row: int) -> tuple | None:
+        """The folder's key as the listing saw it (cache.folder_key)."""
+        listed = self._listed(name)
+        if listed is not None:
+            return listed[2]
+        key = self._keys[row].tolist()
+        return None if key[0] < 0 else tuple(key)
+
+    def _row_of(self, name: str) -> int:
+        """The experiment's row in the frame; KeyError for an unknown id."""
+        row = self._frame.index.get_loc(name)
+        if not isinstance(row, int):  # ids are unique: never a slice or mask
+            raise KeyError(name)
+        return row
 
     @property
     def ids(self) -> list[str]:
@@ -280,19 +313,29 @@ class Experiments:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def _reader(self, name: str) -> ExperimentReader:
+    def _reader(self, name: str, row: int | None = None) -> ExperimentReader:
         reader = self._readers.get(name)
         if reader is None:
-            reader = self.reader(self._paths[name])
-            reader._preload(self._snapshot(name), self._statuses[name], name)
+            if row is None:
+                row = self._row_of(name)
+            frame = self._frame
+            status = (
+                str(frame["status"].iat[row]),
+                str(frame["status_message"].iat[row]),
+            )
+            reader = self.reader(self._path_of(name))
+            if self._snapshots is not None:  # the listing's own read, kept
+                reader._preload(self._snapshots[name], status, name)
+            else:  # read when first asked for, checked against the listing's key
+                reader._preload(None, status, name, self._key_of(name, row))
             self._readers[name] = reader
         return reader
 
     def __iter__(self) -> Iterator[ExperimentReader]:
-        return (self._reader(name) for name in self._ids)
+        return (self._reader(name, row) for row, name in enumerate(self._ids))
 
     def __contains__(self, experiment_id: object) -> bool:
-        return str(experiment_id) in self._statuses
+        return str(experiment_id) in self._frame.index
 
     def __getitem__(self, experiment_id: str | int) -> ExperimentReader:
         if isinstance(experiment_id, bool) or not isinstance(experiment_id, (str, int)):
@@ -314,11 +357,13 @@ class Experiments:
         listed them still finds them.
         """
         parent = str(experiment_id)
-        if parent not in self._statuses:
+        if parent not in self:
             raise KeyError(f"no experiment {parent!r} in {self.directory!r}")
-        snapshots = self._all_snapshots()  # None after a frame from its cache
+        parents = self._frame["parent"].tolist()
         return [
-            name for name in self._ids if _parent_of(name, snapshots[name]) == parent
+            name
+            for name, value in zip(self._ids, parents)
+            if _parent_of(name, value) == parent
         ]
 
     def deviating_args(self, ids: Sequence[str] | None = None) -> list[str]:
@@ -330,61 +375,52 @@ class Experiments:
         without a default anywhere counts as deviating.
         """
         chosen = self._ids if ids is None else [str(i) for i in ids]
-        pairs = []
-        known_defaults: dict = {}
-        snapshots = self._all_snapshots()
-        for name in chosen:
-            snapshot = snapshots[name]
-            args = _flat(snapshot["args"])
-            defaults = _flat(snapshot["default_args"])
-            known_defaults.update(defaults)
-            pairs.append((args, defaults))
-        names: dict[str, None] = {}
-        for args, defaults in pairs:
-            defaults = defaults or known_defaults
-            for key, value in args.items():
-                if key not in defaults or defaults[key] != value:
-                    names.setdefault("args." + key, None)
-        return list(names)
+        if self._deviations is None:  # the frame came from its cache: read them now
+            found = scan(self.directory, use_cache=self.cache)
+            self._deviations = found.deviations
+            self._deviation_rows = {name: row for row, name in enumerate(found.ids)}
+        if self._deviation_rows is not None:
+            known = self._deviation_rows
+            rows: Any = [known[name] for name in chosen if name in known]
+        elif ids is None:
+            rows = range(len(self._ids))
+        else:
+            rows = self._frame.index.get_indexer(pd.Index(chosen, dtype=object))
+            if (rows < 0).any():
+                unknown = chosen[int(np.flatnonzero(rows < 0)[0])]
+                raise KeyError(f"no experiment {unknown!r} in {self.directory!r}")
+        return self._deviations.deviating(rows)
 
     def as_dataframe(self) -> pd.DataFrame:
         """One row per experiment, indexed by id; see the package README for columns."""
-        if self._frame is None:
-            self._frame = self._build_frame()
-            if self._frame_key is not None and self._complete:
-                header = dict(self._frame_key)
-                header["running"] = self._running
-                header["not_experiments"] = self._not_experiments
-                frame_cache.store(self.directory, self._frame, header)
-        return self._frame.copy()
+        if self._with_extra and not self._extra_added:
+            self._frame = with_extra_columns(self._frame, self._extra_columns())
+            self._extra_added = True
+        if self._frame_key is not None and self._complete and not self._stored:
+            header = dict(self._frame_key)
+            header["running"] = self._running
+            header["not_experiments"] = self._not_experiments
+            frame_cache.store(self.directory, self._frame, header)
+            self._stored = True
+        return self._frame.copy(deep=not _copy_on_write())
 
-    def _build_frame(self) -> pd.DataFrame:
+    def _extra_columns(self) -> dict[str, list]:
+        """A reader subclass's properties, one column each; one warning per failure."""
         extra = {}
-        names = extra_properties(self.reader)
-        if names:
-            failures: dict[str, list[str]] = {}
-            for name in names:
-                values = []
-                for experiment_id in self._ids:
-                    try:
-                        values.append(getattr(self._reader(experiment_id), name))
-                    except Exception as error:  # noqa: BLE001 - one bad row must not sink all
-                        failures.setdefault(f"{name} ({type(error).__name__})", [])
-                        failures[f"{name} ({type(error).__name__})"].append(
-                            experiment_id
-                        )
-                        values.append(None)
-                extra[name] = values
-            for what, ids in failures.items():
-                warn_aggregate(f"experiments where property {what} failed", ids, 4)
-        snapshots = self._all_snapshots()
-        frame = build_table(
-            self._ids,
-            [snapshots[name] for name in self._ids],
-            [self._statuses[name] for name in self._ids],
-            extra,
-        )
-        return with_group_names(with_legacy_times(frame))
+        failures: dict[str, list[str]] = {}
+        for name in extra_properties(self.reader):
+            values = []
+            for experiment_id in self._ids:
+                try:
+                    values.append(getattr(self._reader(experiment_id), name))
+                except Exception as error:  # noqa: BLE001 - one bad row must not sink all
+                    failures.setdefault(f"{name} ({type(error).__name__})", [])
+                    failures[f"{name} ({type(error).__name__})"].append(experiment_id)
+                    values.append(None)
+            extra[name] = values
+        for what, ids in failures.items():
+            warn_aggregate(f"experiments where property {what} failed", ids, 4)
+        return extra
 
     def plot(self, *metrics: str, **options: Any) -> Any:
         """Learning curves (needs ``meticulous-read[plot]``); see :mod:`.plot`.
@@ -414,7 +450,7 @@ class Experiments:
         values: list = []
         bad_files = []
         for experiment_id in self._ids:
-            folder = self._paths[experiment_id]
+            folder = self._path_of(experiment_id)
             records, bad = metrics_file.read_records(folder)
             if bad:
                 bad_files.append(experiment_id)

@@ -325,7 +325,8 @@ def _decode_column(entry: dict, data: memoryview, base: int, rows: int) -> Any:
             len(pieces) != (2 if kind in ("Int64", "boolean") else 1)
         ):
             raise ValueError("column of the wrong size")
-        values = np.frombuffer(pieces[0], dtype=dtype)
+        # A copy: the file's bytes are read-only, a caller's frame must not be.
+        values = np.frombuffer(pieces[0], dtype=dtype).copy()
         if kind in ("datetime", "timedelta"):
             unit = entry.get("unit")
             if unit not in _UNITS:
@@ -336,7 +337,7 @@ def _decode_column(entry: dict, data: memoryview, base: int, rows: int) -> Any:
         if kind in ("Int64", "boolean"):
             mask = np.frombuffer(pieces[1], dtype=_FIXED["bool"])
             cls = pd.arrays.IntegerArray if kind == "Int64" else pd.arrays.BooleanArray
-            return cls(values.copy(), mask.copy())
+            return cls(values, mask.copy())
         return values
     if kind == "objects":
         return _decode_objects(pieces, rows, COPY_FACTOR * len(data) + 2**20)

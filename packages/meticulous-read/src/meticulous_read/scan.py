@@ -14,25 +14,42 @@ point anywhere); they are named in one warning.
 from __future__ import annotations
 
 import os
+import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from . import cache, safeio
 from .folder import MARKER_FILES, Snapshot, read_snapshot
 from .ids import is_integer_id, sort_key
+from .status import DEAD, DEATH_PREFIX, derive_status, running_inputs
+
+if TYPE_CHECKING:  # the columns need pandas: imported when a scan reads folders
+    from .deviations import Deviations
 
 GROUP_DEPTH = 4  # group folders inside group folders, at most
 
 
 @dataclass
 class Scan:
-    """What one pass over the directory found."""
+    """What one pass over the directory found: the table's columns, not snapshots.
+
+    ``chunks`` are the compact columns of the experiments in id order
+    (:func:`.table.join_tables` makes the DataFrame of them); the rest is
+    what the listing needs besides (liveness inputs, deviating args).
+    """
 
     directory: str
     ids: list[str] = field(default_factory=list)  # sorted as spec §1 says
-    snapshots: dict[str, Snapshot] = field(default_factory=dict)
-    paths: dict[str, str] = field(default_factory=dict)  # id -> folder path
+    chunks: list = field(default_factory=list)  # TableParts, in id order
+    keys: list = field(default_factory=list)  # each experiment's FolderKey or None
+    paths: dict[str, str] = field(default_factory=dict)  # only those not DIR/id
+    running: list = field(default_factory=list)  # [id, host, pid, start, death]
+    deviations: Any = None  # a Deviations of every experiment, in id order
+    snapshots: dict[str, Snapshot] | None = None  # with keep_snapshots only
+    complete: bool = True  # no experiment had a problem
     not_experiments: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)  # symbolic links, not followed
     scanned_at: float = 0.0
@@ -84,7 +101,9 @@ def _walk(
                 if entry.is_symlink():
                     links.append(name)
                 continue
-            info = entry.stat(follow_symlinks=False)
+            # lstat, not entry.stat(): the same call, but DirEntry would keep
+            # each stat result alive until the whole directory is walked.
+            info = os.lstat(entry.path)
             key = (info.st_mtime_ns, info.st_ctime_ns, info.st_ino)  # cache.folder_key
         except OSError:
             folders.append((name, entry.path, None))  # removed while we looked
@@ -123,45 +142,69 @@ def list_folders(directory: str) -> Listed:
     return started, folders, groups, links
 
 
-def scan(directory: str, use_cache: bool = True, listed: Listed | None = None) -> Scan:
-    """Every experiment's snapshot; ``listed`` is a :func:`list_folders` result."""
+def scan(
+    directory: str,
+    use_cache: bool = True,
+    listed: Listed | None = None,
+    keep_snapshots: bool = False,
+) -> Scan:
+    """Every experiment's columns; ``listed`` is a :func:`list_folders` result.
+
+    Folders are read (or recalled from the snapshot cache) in chunks, in
+    worker processes when there are many, and each chunk comes back as
+    compact columns: the parent never holds a snapshot per experiment,
+    unless ``keep_snapshots`` asks for them (a reader subclass, whose
+    properties may read anything).
+    """
     scanned_at, folders, _, links = (
         listed if listed is not None else list_folders(directory)
     )
+    from .deviations import Deviations
+
     result = Scan(directory=directory, scanned_at=scanned_at, links=sorted(links))
+    result.deviations = Deviations()
+    folders = sorted(folders, key=lambda folder: sort_key(folder[0]))
     previous = cache.load(directory) if use_cache else {}
+    recalled: list | None = None
+    if previous:
+        recalled = []
+        for name, _, key in folders:
+            raw = previous.get(name) if key is not None else None
+            recalled.append(raw if raw is not None and tuple(raw[:3]) == key else None)
+    options = Reading(scanned_at, socket.gethostname(), use_cache, keep_snapshots)
+    tasks = [
+        (
+            folders[start : start + CHUNK],
+            None if recalled is None else recalled[start : start + CHUNK],
+        )
+        for start in range(0, len(folders), CHUNK)
+    ]
     kept: dict[str, str | list] = {}  # name -> entry: its JSON text, or as loaded
     changed = False
-    snapshots: list[Snapshot | None] = []
-    entries: list[str | list | None] = []  # what the cache would store of each
-    missing: list[int] = []
-    for row, (name, _, key) in enumerate(folders):
-        raw = previous.get(name) if key is not None else None
-        cached = (
-            cache.decode(raw) if raw is not None and tuple(raw[:3]) == key else None
-        )
-        snapshots.append(None if cached is None else cached[1])
-        entries.append(None if cached is None else raw)
-        if cached is None:
-            missing.append(row)
-    if missing:
-        changed = True
-        read = read_snapshots([folders[row] for row in missing], keep_texts=use_cache)
-        for row, found in zip(missing, read):
-            snapshots[row], entries[row] = found if use_cache else (found, None)
-    for (name, path, key), snapshot, entry in zip(folders, snapshots, entries):
-        if (
-            entry is not None
-            and cache.is_settled(key, result.scanned_at)
-            and (snapshot is None or not snapshot["problems"])
-        ):
-            kept[name] = entry
-        if snapshot is None:
-            result.not_experiments.append(name)
-        else:
-            result.snapshots[name] = snapshot
-            result.paths[name] = path
-    result.ids = sorted(result.snapshots, key=sort_key)
+    if keep_snapshots:
+        result.snapshots = {}
+    for (chunk, _), found in zip(tasks, read_chunks(tasks, options)):
+        changed = changed or found.changed
+        for (name, path, key), entry in zip(chunk, found.entries):
+            if entry is True:
+                kept[name] = previous[name]
+            elif entry is not None:
+                kept[name] = entry
+        for row in found.rows:
+            name, path, key = chunk[row]
+            result.ids.append(name)
+            result.keys.append(key)
+            if path != os.path.join(directory, name):
+                result.paths[name] = path
+        result.not_experiments.extend(found.not_experiments)
+        result.running.extend(found.running)
+        result.complete = result.complete and found.complete
+        result.deviations.extend(found.deviations)
+        if found.rows:
+            result.chunks.append(found.table)
+        if result.snapshots is not None:
+            result.snapshots.update(zip(found.names, found.snapshots))
+    result.deviations.compact()
     result.not_experiments.sort()
     if use_cache and (changed or kept.keys() != previous.keys()):
         cache.save(directory, kept)
@@ -172,23 +215,83 @@ PARALLEL_FROM = 2000  # folders: below this, starting workers costs more than it
 CHUNK = 500
 
 
-def _read_chunk(folders: list, keep_texts: bool = False) -> list:
-    """Snapshots; with ``keep_texts``, (snapshot, its cache entry's JSON text or None).
+@dataclass
+class Reading:
+    """What every chunk is read with: the scan's moment, this host, what to keep."""
 
-    The entry is encoded here, in the worker that read the files, from
+    scanned_at: float
+    host: str
+    keep_texts: bool  # make the snapshot cache's entries
+    keep_snapshots: bool
+
+
+@dataclass
+class Chunk:
+    """What a worker sends back of its folders: our own plain data and arrays."""
+
+    rows: list[int]  # positions of the experiments among the chunk's folders
+    names: list[str]
+    table: dict  # TableParts
+    deviations: Deviations
+    running: list
+    entries: list  # per folder: cache entry text, True (keep the loaded one), None
+    not_experiments: list[str]
+    complete: bool
+    changed: bool  # some folder was read, not recalled
+    snapshots: list
+
+
+def _read_chunk(task: tuple, options: Reading) -> Chunk:
+    """Read (or recall) one chunk's folders and build their columns.
+
+    A cache entry is encoded here, in the worker that read the files, from
     their bytes as read: the parent only joins the texts.
     """
-    if not keep_texts:
-        return [
-            read_snapshot(path, name, follow_link=False) for name, path, _ in folders
-        ]
-    found = []
-    for name, path, key in folders:
-        snapshot = read_snapshot(path, name, follow_link=False, keep_texts=True)
-        texts = snapshot.pop("texts", None) if snapshot is not None else None
-        storable = key is not None and (snapshot is None or not snapshot["problems"])
-        entry = cache.entry_text(key, snapshot, texts) if storable else None
-        found.append((snapshot, entry))
+    from .deviations import Deviations
+    from .table import TableBuilder
+
+    folders, recalled = task
+    table = TableBuilder(len(folders))
+    found = Chunk([], [], {}, Deviations(), [], [], [], True, False, [])
+    for row, (name, path, key) in enumerate(folders):
+        raw = recalled[row] if recalled is not None else None
+        decoded = cache.decode(raw) if raw is not None else None
+        entry: str | bool | None = None
+        if decoded is not None:
+            snapshot = decoded[1]
+            entry = True
+        else:
+            found.changed = True
+            snapshot = read_snapshot(
+                path, name, follow_link=False, keep_texts=options.keep_texts
+            )
+            texts = snapshot.pop("texts", None) if snapshot is not None else None
+            if (
+                options.keep_texts
+                and key is not None
+                and (snapshot is None or not snapshot["problems"])
+            ):
+                entry = cache.entry_text(key, snapshot, texts)
+        settled = key is not None and cache.is_settled(key, options.scanned_at)
+        problems = snapshot is not None and bool(snapshot["problems"])
+        found.entries.append(entry if settled and not problems else None)
+        if snapshot is None:
+            found.not_experiments.append(name)
+            continue
+        status = derive_status(snapshot, path, options.scanned_at, options.host)
+        inputs = running_inputs(snapshot)
+        if inputs is not None:
+            word, message = status
+            death = message[len(DEATH_PREFIX) :] if word == DEAD else None
+            found.running.append([name, *inputs, death])
+        found.complete = found.complete and not problems
+        table.add(snapshot, status)
+        found.deviations.add(snapshot["args"], snapshot["default_args"])
+        found.rows.append(row)
+        found.names.append(name)
+        if options.keep_snapshots:
+            found.snapshots.append(snapshot)
+    found.table = table.parts()
     return found
 
 
@@ -203,30 +306,29 @@ def _workers() -> int:
         return os.cpu_count() or 1
 
 
-def read_snapshots(folders: list, keep_texts: bool = False) -> list:
-    """Each folder's snapshot, in order; in parallel processes when there are many.
-
-    ``keep_texts`` gives (snapshot, cache entry) pairs (:func:`_read_chunk`).
+def read_chunks(tasks: list, options: Reading) -> Iterator[Chunk]:
+    """Each chunk's :class:`Chunk`, in order; in parallel processes when there are many.
 
     Reading is half system calls and half JSON parsing, which holds the
     GIL, so threads barely help; forked processes read chunks side by side
-    and send back plain dicts (our own results, never a folder's bytes, go
-    through pickle). Where fork is unavailable or fails, one process reads.
+    and send back columns (numpy and Arrow arrays, plain lists: our own
+    results, never a folder's bytes, go through pickle). Where fork is
+    unavailable or fails, one process reads.
     """
+    read = partial(_read_chunk, options=options)
     workers = _workers()
-    if workers < 2 or len(folders) < PARALLEL_FROM or not hasattr(os, "fork"):
-        return _read_chunk(folders, keep_texts)
+    folders = sum(len(chunk) for chunk, _ in tasks)
+    if workers < 2 or folders < PARALLEL_FROM or not hasattr(os, "fork"):
+        return map(read, tasks)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    chunks = [folders[start : start + CHUNK] for start in range(0, len(folders), CHUNK)]
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            parts = list(pool.map(partial(_read_chunk, keep_texts=keep_texts), chunks))
+            return iter(list(pool.map(read, tasks)))
     except (OSError, RuntimeError, ValueError):  # no fork, no processes left, ...
-        return _read_chunk(folders, keep_texts)
-    return [snapshot for part in parts for snapshot in part]
+        return map(read, tasks)
 
 
 def locate(directory: str, experiment_id: str) -> str | None:

@@ -15,10 +15,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from .metrics import SPECIAL_FLOATS
+from .column_parts import (  # noqa: F401 - object_array, text_dtype: API
+    Part,
+    join,
+    join_times,
+    none_part,
+    object_array,
+    part_of,
+    text_dtype,
+    text_part,
+    time_part,
+    timestamp_array,
+)
 
 # Metadata keys shown as first-class columns, in this order, under these names.
 PROMOTED_METADATA = {
@@ -34,9 +44,6 @@ FIXED_COLUMNS = ("status", "status_message", "start", "end", "duration") + tuple
     name for name in PROMOTED_METADATA.values() if name not in ("start", "end")
 )
 SECTIONS = ("args", "summary", "tags", "metadata")
-
-_NONE = type(None)
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def flat_items(values: dict, prefix: str = "") -> Iterable[tuple[str, Any]]:
@@ -55,82 +62,14 @@ def has_nested(values: dict) -> bool:
     return False
 
 
-def text_dtype() -> Any:
-    """The dtype pandas gives a column of strings (``str``, or object before 3)."""
-    return pd.Series(["text"]).dtype
-
-
 def text_array(values: list) -> Any:
-    """Strings (and None) in pandas' own string dtype; through pyarrow when
-    pandas keeps strings there, which is several times faster than letting
-    pandas infer it from the list."""
-    dtype = text_dtype()
-    if getattr(dtype, "storage", None) != "pyarrow":
-        return values  # pandas infers its version's own string dtype
-    import pyarrow as pa
-
-    try:
-        strings = pa.array(values, type=pa.large_string())
-    except (pa.ArrowException, UnicodeError, TypeError):  # a lone surrogate, ...
-        return values
-    return pd.array(strings, dtype=dtype)
+    """Strings (and None) in pandas' own string dtype, whatever they spell."""
+    return join([text_part(values)])
 
 
 def typed_array(values: list) -> Any:
     """Numbers as numbers (NaN/Infinity strings included), the rest as objects."""
-    kinds = set(map(type, values))
-    missing = _NONE in kinds
-    kinds.discard(_NONE)
-    if not kinds:
-        return object_array(values)
-    if kinds == {bool}:
-        return pd.array(values, dtype="boolean") if missing else np.array(values)
-    if kinds == {int}:
-        if min(v for v in values if v is not None) >= _INT64_MIN and (
-            max(v for v in values if v is not None) <= _INT64_MAX
-        ):
-            if missing:
-                return pd.array(values, dtype="Int64")
-            return np.array(values, dtype=np.int64)
-        return np.array(values, dtype=object)
-    if kinds <= {int, float, str}:
-        strings = [v for v in values if type(v) is str]
-        if all(v in SPECIAL_FLOATS for v in strings) and kinds != {str}:
-            return np.array(
-                [
-                    np.nan
-                    if v is None
-                    else (SPECIAL_FLOATS[v] if type(v) is str else float(v))
-                    for v in values
-                ],
-                dtype=np.float64,
-            )
-        if kinds == {str} and all(v in SPECIAL_FLOATS for v in strings):
-            return np.array(
-                [np.nan if v is None else SPECIAL_FLOATS[v] for v in values],
-                dtype=np.float64,
-            )
-    if kinds == {str}:
-        return text_array(values)
-    return object_array(values)
-
-
-def object_array(values: list) -> np.ndarray:
-    """A 1-d object array even when the values are equal-length lists."""
-    array = np.empty(len(values), dtype=object)
-    for row, value in enumerate(values):
-        array[row] = value
-    return array
-
-
-def timestamp_array(values: list) -> Any:
-    """ISO 8601 strings as tz-aware UTC timestamps; anything else as NaT."""
-    texts: list[Any] = [v if type(v) is str else None for v in values]
-    try:
-        parsed = pd.to_datetime(texts, utc=True, errors="coerce", format="ISO8601")
-    except (TypeError, ValueError):  # pandas < 2 has no format="ISO8601"
-        parsed = pd.to_datetime(texts, utc=True, errors="coerce")
-    return parsed.array
+    return join([part_of(values)])
 
 
 class ColumnBuilder:
@@ -158,27 +97,41 @@ class ColumnBuilder:
         return {prefix + str(key): values for key, values in self.columns.items()}
 
 
-def build_table(
-    ids: list[str],
-    snapshots: list[dict],
-    statuses: list[tuple[str, str]],
-    extra_columns: dict[str, list] | None = None,
-) -> pd.DataFrame:
-    """The experiments DataFrame: fixed columns, a reader subclass's, then sections."""
-    rows = len(ids)
-    sections = {section: ColumnBuilder(rows) for section in SECTIONS}
-    promoted: dict[str, list] = {key: [None] * rows for key in PROMOTED_METADATA}
-    args_section, summary_section = sections["args"], sections["summary"]
-    metadata_section, tags_section = sections["metadata"], sections["tags"]
-    promoted_get = promoted.get
-    for row, snapshot in enumerate(snapshots):
-        args_section.put_section(row, snapshot["args"])
-        summary_section.put_section(row, snapshot["summary"])
+TableParts = dict  # "fixed" and each section -> {column name: Part}
+
+
+class TableBuilder:
+    """Experiments row by row into column lists, then :meth:`parts`.
+
+    A worker process builds one for the folders it read; the parent joins
+    the parts of every worker (:func:`join_tables`) without ever holding a
+    snapshot per experiment.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.rows = 0
+        self.capacity = capacity
+        self.words: list[str] = []
+        self.messages: list[str] = []
+        self.promoted: dict[str, list] = {
+            key: [None] * capacity for key in PROMOTED_METADATA
+        }
+        self.sections = {section: ColumnBuilder(capacity) for section in SECTIONS}
+
+    def add(self, snapshot: dict, status: tuple[str, str]) -> None:
+        row = self.rows
+        if row == self.capacity:
+            raise ValueError("more rows than the builder was made for")
+        self.rows += 1
+        sections = self.sections
+        sections["args"].put_section(row, snapshot["args"])
+        sections["summary"].put_section(row, snapshot["summary"])
         tags = snapshot.get("tags")  # absent from snapshots cached before §15
         if tags:
-            tags_section.put_section(row, tags)
+            sections["tags"].put_section(row, tags)
         metadata = snapshot["metadata"]
         if metadata:
+            promoted_get = self.promoted.get
             rest = {}
             for key, value in metadata.items():
                 column = promoted_get(key)
@@ -186,29 +139,93 @@ def build_table(
                     rest[key] = value
                 else:
                     column[row] = value
-            metadata_section.put_section(row, rest)
+            sections["metadata"].put_section(row, rest)
+        self.words.append(status[0])
+        self.messages.append(status[1])
 
-    start = timestamp_array(promoted["timestamp"])
-    end = timestamp_array(promoted["end-timestamp"])
-    words, messages = zip(*statuses) if statuses else ((), ())
+    def parts(self) -> TableParts:
+        """Every column in its compact form (times parsed already)."""
+        rows = self.rows
+
+        def trimmed(values: list) -> list:
+            return values if rows == self.capacity else values[:rows]
+
+        fixed = {
+            "status": text_part(self.words),
+            "status_message": text_part(self.messages),
+        }
+        for key, name in PROMOTED_METADATA.items():
+            values = trimmed(self.promoted[key])
+            fixed[name] = (
+                time_part(values) if name in ("start", "end") else part_of(values)
+            )
+        parts: TableParts = {"fixed": fixed}
+        for section in SECTIONS:
+            parts[section] = {
+                name: part_of(trimmed(values))
+                for name, values in self.sections[section].named(section + ".").items()
+            }
+        return parts
+
+
+def join_tables(
+    ids: list[str],
+    chunks: list[TableParts],
+    extra_columns: dict[str, list] | None = None,
+) -> pd.DataFrame:
+    """The experiments DataFrame from the chunks' parts, in order; empties ``chunks``.
+
+    Fixed columns, a reader subclass's, then the sections, each column
+    typed over all its rows (:mod:`.column_parts`).
+    """
+    counts = [len(chunk["fixed"]["status"]) for chunk in chunks]
+    rows = sum(counts)
+    if rows != len(ids):
+        raise ValueError("the parts hold another number of rows than there are ids")
+
+    def column(group: str, name: str) -> list[Part]:
+        parts = [chunk[group].pop(name, None) for chunk in chunks]
+        return [
+            none_part(count) if part is None else part
+            for part, count in zip(parts, counts)
+        ]
+
+    start = join_times(column("fixed", "start"))
+    end = join_times(column("fixed", "end"))
     columns: dict[str, Any] = {
-        "status": text_array(list(words)),
-        "status_message": text_array(list(messages)),
+        "status": join(column("fixed", "status")),
+        "status_message": join(column("fixed", "status_message")),
         "start": start,
         "end": end,
         "duration": (pd.Series(end) - pd.Series(start)).array,
     }
-    for key, name in PROMOTED_METADATA.items():
+    for name in PROMOTED_METADATA.values():
         if name not in columns:
-            columns[name] = typed_array(promoted[key])
+            columns[name] = join(column("fixed", name))
     for name, values in (extra_columns or {}).items():
         columns[name] = typed_array(values)
     for section in SECTIONS:
-        for name, values in sections[section].named(section + ".").items():
-            columns[name] = typed_array(values)
+        names: dict[str, None] = {}
+        for chunk in chunks:
+            names.update(dict.fromkeys(chunk[section]))
+        for name in names:
+            columns[name] = join(column(section, name))
     index = pd.Index(ids, name="id", dtype=object)
     if not columns or rows == 0:
         return pd.DataFrame(
             {name: pd.Series(dtype=object) for name in columns}, index=index
         )
     return pd.DataFrame(columns, index=index, copy=False)
+
+
+def build_table(
+    ids: list[str],
+    snapshots: list[dict],
+    statuses: list[tuple[str, str]],
+    extra_columns: dict[str, list] | None = None,
+) -> pd.DataFrame:
+    """The experiments DataFrame of snapshots in hand (``show``, ``diff``)."""
+    builder = TableBuilder(len(ids))
+    for snapshot, status in zip(snapshots, statuses):
+        builder.add(snapshot, status)
+    return join_tables(ids, [builder.parts()], extra_columns)
