@@ -85,42 +85,57 @@ def may_be_group(name: str, path: str) -> bool:
 def _walk(
     path: str, prefix: str, depth: int, folders: list, groups: list, links: list
 ) -> bool:
-    """Add the folders under ``path``; False when it cannot be listed."""
+    """Add the folders under ``path``; False when it cannot be listed.
+
+    Listed and stat'ed through one descriptor of ``path``: each ``lstat`` then
+    resolves one name, not the whole path again (a fifth of a warm 100,000
+    listing's system time).
+    """
     try:
-        with os.scandir(path) as iterator:
-            entries = list(iterator)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return False
-    for entry in entries:
-        own = entry.name
-        if own[0] == ".":
-            continue
-        name = prefix + (own if own.isascii() else safeio.safe_text(own))
-        try:
-            if not entry.is_dir(follow_symlinks=False):
-                if entry.is_symlink():
-                    links.append(name)
+    try:
+        with os.scandir(fd) as iterator:
+            entries = list(iterator)
+    except OSError:
+        os.close(fd)
+        return False
+    base = path if path.endswith(os.sep) else path + os.sep  # as os.path.join
+    try:
+        for entry in entries:
+            own = entry.name
+            if own[0] == ".":
                 continue
-            # lstat, not entry.stat(): the same call, but DirEntry would keep
-            # each stat result alive until the whole directory is walked.
-            info = os.lstat(entry.path)
-            key = (info.st_mtime_ns, info.st_ctime_ns, info.st_ino)  # cache.folder_key
-        except OSError:
-            folders.append((name, entry.path, None))  # removed while we looked
-            continue
-        if (
-            depth < GROUP_DEPTH
-            and not is_integer_id(own)  # what may_be_group asks first
-            and may_be_group(own, entry.path)
-        ):
-            size = len(folders)
-            if _walk(entry.path, name + "/", depth + 1, folders, groups, links) and (
-                len(folders) > size
+            name = prefix + (own if own.isascii() else safeio.safe_text(own))
+            folder = base + own
+            try:
+                if not entry.is_dir(follow_symlinks=False):
+                    if entry.is_symlink():
+                        links.append(name)
+                    continue
+                # lstat, not entry.stat(): the same call, but DirEntry would
+                # keep each stat result alive until the directory is walked.
+                info = os.lstat(own, dir_fd=fd)
+                key = (info.st_mtime_ns, info.st_ctime_ns, info.st_ino)  # cache.folder_key
+            except OSError:
+                folders.append((name, folder, None))  # removed while we looked
+                continue
+            if (
+                depth < GROUP_DEPTH
+                and not is_integer_id(own)  # what may_be_group asks first
+                and may_be_group(own, folder)
             ):
-                groups.append((name, entry.path, key))
-                continue
-            del folders[size:]
-        folders.append((name, entry.path, key))
+                size = len(folders)
+                if _walk(folder, name + "/", depth + 1, folders, groups, links) and (
+                    len(folders) > size
+                ):
+                    groups.append((name, folder, key))
+                    continue
+                del folders[size:]
+            folders.append((name, folder, key))
+    finally:
+        os.close(fd)
     return True
 
 
