@@ -16,32 +16,17 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import folders, options, running
-from .atomic import (
-    write_bytes_atomic,
-    write_fully,
-    write_json_atomic,
-    write_text_atomic,
-)
+from .atomic import write_fully, write_json_atomic
 from .exceptions import (  # the three meticulous-ml imported from here
     DirtyRepoException,  # noqa: F401
     ExperimentFinishedError,
     InvalidExperimentError,
     InvalidSummaryError,
-    MeticulousError,
     MismatchedArgsException,  # noqa: F401
     MismatchedCommitException,  # noqa: F401
 )
-from .filenames import (
-    ARGS_FILE,
-    DEFAULT_ARGS_FILE,
-    DIRTY_PATCH_FILE,
-    METADATA_FILE,
-    STDERR_FILE,
-    SUMMARY_FILE,
-    UNTRACKED_FILE,
-)
+from .filenames import METADATA_FILE, STDERR_FILE, SUMMARY_FILE
 from .ids import validate_id
-from .jsonable import dumps_document, readable
 from .metadata import start_metadata
 from .ranks import PLAIN
 from .runinfo import now
@@ -53,12 +38,10 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self  # typing.Self is 3.11+
 
-    from .environment import GpuQuery
+    from .environment import RunEnvironment
     from .folders import FolderHold
-    from .gitstate import RepoState
     from .handover import Reservation
     from .metrics import MetricsLog
-    from .sources import SourceScan
 
 
 class _AddSaver:
@@ -135,8 +118,8 @@ class Experiment:
             "name": name,
         }
         args, settings = options.apply_namespace(args, settings)
-        self.args = _as_dict(args, "args")
-        self.default_args = _as_dict(default_args, "default_args")
+        self.args = options.args_dict(args, "args")
+        self.default_args = options.args_dict(default_args, "default_args")
         self.experiment_id = None
         self.curexpdir = None
         self.norecord = bool(settings.pop("norecord"))
@@ -147,9 +130,7 @@ class Experiment:
         self._folder: Path | None = None
         self._record: Path | None = None  # where this process's own files go
         self._owner_pid = os.getpid()
-        self._sources: SourceScan | None = None  # the imported-sources scan (spec 11)
-        self._untracked_at_start: list[str] = []
-        self._gpus: GpuQuery | None = None
+        self._environment: RunEnvironment | None = None  # spec 11's keys
         self._rank = PLAIN
         self._finished = False
         self._running = False
@@ -277,12 +258,14 @@ class Experiment:
     def _join(self, experiments: Path, launch: str, experiment_id: str | None) -> None:
         """A rank other than 0: record into rank 0's experiment (spec 10.3)."""
         from .capture import require_tee
+        from .environment import RunEnvironment
         from .metadata import rank_metadata
         from .rankends import rank_folder
         from .rendezvous import timeout_from, wait_for_main_rank
+        from .startfiles import recordable
 
-        _recordable(self.args, "args")
-        _recordable(self.default_args, "default_args")
+        recordable(self.args, "args")
+        recordable(self.default_args, "default_args")
         require_tee()
         experiment_id = wait_for_main_rank(
             experiments,
@@ -297,10 +280,10 @@ class Experiment:
         self.experiment_id = experiment_id
         self._folder, self._record = folder, record
         self.curexpdir = str(folder)
+        self._environment = RunEnvironment()  # rank 0 records the sources
         try:
-            self._metadata = {**rank_metadata(self._rank), **self._start_environment()}
+            self._metadata = {**rank_metadata(self._rank), **self._environment.start()}
             write_json_atomic(record / METADATA_FILE, self._metadata)
-            self._host, self._pid = self._metadata["host"], self._metadata["pid"]
             self._start_watching()
         except BaseException as error:
             self._abort(error)
@@ -318,21 +301,21 @@ class Experiment:
         reservation: Reservation | None,
     ) -> None:
         from .capture import require_tee
+        from .environment import RunEnvironment
         from .gitstate import dirty_details, read_repo_state, require_clean
         from .sources import SourceScan
+        from .startfiles import recordable, write_start_files
 
-        args_document = _recordable(self.args, "args")
-        defaults_document = _recordable(self.default_args, "default_args")
+        args_document = recordable(self.args, "args")
+        defaults_document = recordable(self.default_args, "default_args")
         require_tee()
-        self._sources = SourceScan.start(project, [experiments])
-        repo = read_repo_state(
-            project, self._sources.toplevel if self._sources else None
-        )
-        untracked = self._sources.untracked() if self._sources else []
-        self._untracked_at_start = untracked
+        sources = SourceScan.start(project, [experiments])
+        repo = read_repo_state(project, sources.toplevel if sources else None)
+        untracked = sources.untracked() if sources else []
         if not allow_dirty:
             require_clean(repo, untracked)
         dirty = dirty_details(repo, experiments) if repo.dirty else None
+        self._environment = RunEnvironment(sources, untracked, experiments)
 
         # 2. The folder, and 3. its lock.
         mode, folder, self._lock = folders.choose_and_lock(
@@ -343,21 +326,29 @@ class Experiment:
             args=args_document,
             sha=repo.sha,
         )
-        experiment_id = folder.name
-        self.experiment_id = experiment_id
+        self.experiment_id = folder.name
         self._folder = self._record = folder
         self.curexpdir = str(folder)
 
         # 4. The start files, then 5. capture and end-of-run hooks.
         try:
-            self._metadata = self._write_start_files(
-                mode,
-                args_document,
-                defaults_document,
-                description,
-                repo,
-                dirty,
-                reservation,
+            previous = folders.read_json_object(folder / METADATA_FILE) or {}
+            metadata = start_metadata(
+                previous,
+                resumed=mode == folders.RESUME,
+                sha=repo.sha,
+                message=repo.message,
+                dirty=dirty is not None,
+                description=description,
+                launcher=reservation.launcher if reservation is not None else None,
+                rank=self._rank,
+            )
+            metadata.update(self._environment.start())
+            self._metadata = metadata
+            self._environment.record_sources(metadata, folder)
+            metadata.update(self._extra_metadata)
+            write_start_files(
+                folder, mode, args_document, defaults_document, metadata, dirty
             )
             self._start_watching()
         except BaseException as error:
@@ -366,85 +357,6 @@ class Experiment:
                 raise failure from None
             raise
         running.enter(self)
-
-    def _write_start_files(
-        self,
-        mode: folders.FolderMode,
-        args_document: dict[str, Any],
-        defaults_document: dict[str, Any],
-        description: str,
-        repo: RepoState,
-        dirty: tuple[bytes, str] | None,
-        reservation: Reservation | None,
-    ) -> dict[str, Any]:
-        folder = self._folder
-        assert folder is not None
-        previous = folders.read_json_object(folder / METADATA_FILE) or {}
-        metadata = start_metadata(
-            previous,
-            resumed=mode == folders.RESUME,
-            sha=repo.sha,
-            message=repo.message,
-            dirty=dirty is not None,
-            description=description,
-            launcher=reservation.launcher if reservation is not None else None,
-        )
-        if self._rank.distributed:
-            from .metadata import rank_keys
-
-            metadata.update(rank_keys(self._rank))
-        metadata.update(self._start_environment())
-        self._metadata = metadata
-        self._record_sources(self._untracked_at_start)
-        metadata.update(self._extra_metadata)
-        if mode != folders.RESUME:
-            write_json_atomic(folder / ARGS_FILE, args_document)
-            write_json_atomic(folder / DEFAULT_ARGS_FILE, defaults_document)
-        write_json_atomic(folder / METADATA_FILE, metadata)
-        if dirty is not None and (
-            mode != folders.RESUME or not (folder / DIRTY_PATCH_FILE).exists()
-        ):
-            write_bytes_atomic(folder / DIRTY_PATCH_FILE, dirty[0])
-            write_text_atomic(folder / UNTRACKED_FILE, dirty[1])
-        self._host, self._pid = metadata["host"], metadata["pid"]
-        return metadata
-
-    def _start_environment(self) -> dict[str, Any]:
-        from .environment import GpuQuery, start_environment
-
-        self._gpus = GpuQuery()
-        return start_environment()
-
-    def _record_sources(self, untracked: list[str]) -> None:
-        """Copy untracked imported sources into ``sources/`` and list them in
-        the metadata (spec 11); the caller writes ``metadata.json``."""
-        from .sources import copy_sources
-
-        record = self._record
-        assert record is not None
-        metadata = self._metadata
-        listed = metadata.get("untracked-sources")
-        listed = list(listed) if isinstance(listed, list) else []
-        if self._sources is not None and untracked:
-            copied = copy_sources(record, self._sources.toplevel, untracked)
-            listed += [name for name in copied if name not in listed]
-        metadata["untracked-sources"] = listed
-        metadata["reproducible-from-commit"] = not (metadata.get("dirty") or listed)
-
-    def _end_facts(self) -> None:
-        """What is only known at the end: later imports, packages, GPUs."""
-        from .environment import imported_packages
-
-        try:
-            if self._sources is not None:
-                assert self._folder is not None
-                self._sources = self._sources.later([self._folder.parent])
-                self._record_sources(self._sources.untracked())
-            self._metadata["packages"] = imported_packages()
-            if self._gpus is not None:
-                self._metadata["gpus"] = self._gpus.names()
-        except Exception:  # noqa: BLE001, S110 - the run's end matters more
-            pass
 
     def _start_watching(self) -> None:
         from .capture import DescriptorTee, StreamTee
@@ -455,7 +367,8 @@ class Experiment:
         folder = self._record
         assert folder is not None
         claim = self._lock.claim if self._lock is not None else None
-        heartbeat = Heartbeat(folder, self._host, self._pid, claim)
+        host, pid = self._metadata["host"], self._metadata["pid"]
+        heartbeat = Heartbeat(folder, host, pid, claim)
         heartbeat.start()
         self._stoppers.callback(heartbeat.stop)
         # The exit hooks before RUNNING: a SIGTERM sent the moment the folder
@@ -688,7 +601,8 @@ class Experiment:
         try:
             if stderr_text:
                 _append_text(record / STDERR_FILE, stderr_text)
-            self._end_facts()
+            if self._environment is not None:
+                self._environment.end(self._metadata, record)
             if self._rank.distributed and self._rank.rank == 0:
                 word, message = self._collect_rank_ends(word, message)
             write_status(record, word, message)
@@ -746,29 +660,6 @@ class Experiment:
         if self.norecord:
             return "Experiment(norecord=True)"
         return f"Experiment(experiment_id={self.experiment_id!r}, curexpdir={self.curexpdir!r})"
-
-
-def _as_dict(value: Any, name: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    argparse = sys.modules.get("argparse")  # a Namespace implies it is imported
-    if argparse is not None and isinstance(value, argparse.Namespace):
-        return dict(vars(value))
-    if not isinstance(value, Mapping):
-        raise InvalidExperimentError(
-            f"{name} must be a dict of argument names to values, not {type(value).__name__}"
-        )
-    return dict(value)
-
-
-def _recordable(value: dict[str, Any], name: str) -> dict[str, Any]:
-    """The JSON form of ``value``, or a clear error before anything is written."""
-    try:
-        document = readable(value)
-        dumps_document(document)
-    except MeticulousError as error:
-        raise InvalidExperimentError(f"{name} cannot be recorded: {error}") from None
-    return document
 
 
 def _append_text(path: Path, text: str) -> None:
