@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -30,7 +29,7 @@ from .ids import validate_id
 from .metadata import start_metadata
 from .ranks import PLAIN
 from .runinfo import now
-from .status import ERROR, RUNNING, SUCCESS, write_status
+from .status import ERROR, SUCCESS, write_status
 
 if TYPE_CHECKING:
     import argparse
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from .folders import FolderHold
     from .handover import Reservation
     from .metrics import MetricsLog
+    from .watching import Watch
 
 
 class _AddSaver:
@@ -133,11 +133,10 @@ class Experiment:
         self._environment: RunEnvironment | None = None  # spec 11's keys
         self._rank = PLAIN
         self._finished = False
-        self._running = False
         self._summary: dict[str, Any] | None = None
         self._metrics: MetricsLog | None = None
         self._lock: FolderHold | None = None
-        self._stoppers = ExitStack()  # what started, stopped in reverse order
+        self._watch: Watch | None = None  # heartbeat, hooks, capture (step 5)
         if self.norecord:
             self.curexpdir = "."
             running.enter(self)
@@ -359,42 +358,20 @@ class Experiment:
         running.enter(self)
 
     def _start_watching(self) -> None:
-        from .capture import DescriptorTee, StreamTee
-        from .heartbeat import Heartbeat
-        from .lifecycle import EndOfRun
-        from .metrics import MetricsLog
+        """Step 5 (with step 4's heartbeat and RUNNING): ``watching`` says
+        what starts, in which order."""
+        from .watching import Watch
 
-        folder = self._record
-        assert folder is not None
+        assert self._record is not None
         claim = self._lock.claim if self._lock is not None else None
-        host, pid = self._metadata["host"], self._metadata["pid"]
-        heartbeat = Heartbeat(folder, host, pid, claim)
-        heartbeat.start()
-        self._stoppers.callback(heartbeat.stop)
-        # The exit hooks before RUNNING: a SIGTERM sent the moment the folder
-        # says RUNNING is recorded as INTERRUPTED, not left to look DEAD.
-        hooks = EndOfRun(self._end_at_exit)
-        hooks.install()
-        self._stoppers.callback(hooks.uninstall)
-        write_status(folder, RUNNING)
-        self._running = True
-        for fd, name in ((1, "stdout"), (2, "stderr")):
-            for tee in (
-                DescriptorTee(fd, folder / name),
-                StreamTee(name, fd, folder / name),
-            ):
-                tee.start()
-                self._stoppers.callback(tee.stop)
-        self._metrics = MetricsLog(folder)
-        from . import forks
-
-        forks.watch(self)
-        self._stoppers.callback(forks.unwatch, self)
-
-    def _forked(self) -> None:
-        """This process or its parent just forked: share steps via the file."""
-        if self._metrics is not None:
-            self._metrics.share_steps()
+        self._watch = Watch()
+        self._metrics = self._watch.start(
+            self._record,
+            self._metadata["host"],
+            self._metadata["pid"],
+            claim,
+            self._end_at_exit,
+        )
 
     def _abort(self, error: BaseException) -> BaseException:
         """Starting failed half-way: undo what started, say why in STATUS.
@@ -402,8 +379,9 @@ class Experiment:
         Returns the error to raise: a full disk's, saying what was kept.
         """
         self._finished = True
-        self._stop_parts()
-        if self._running:  # only replace our own RUNNING, never a recorded end
+        said_running = self._watch is not None and self._watch.running
+        self._stop_watching()
+        if said_running:  # only replace our own RUNNING, never a recorded end
             assert self._record is not None  # RUNNING was written there
             try:
                 write_status(
@@ -411,7 +389,7 @@ class Experiment:
                 )
             except OSError:
                 pass  # the disk refuses: the original error says why
-        created = self._lock is not None and self._lock.created and not self._running
+        created = self._lock is not None and self._lock.created and not said_running
         self._release_lock()
         return folders.failed_start(self._folder, error, remove=created)
 
@@ -596,7 +574,7 @@ class Experiment:
 
             end_children(self, word, message, exit_code)
         self._finished = True
-        failures = self._stop_parts()
+        failures = self._stop_watching()
         record = self._record
         try:
             if stderr_text:
@@ -642,14 +620,9 @@ class Experiment:
         except OSError as error:
             print(f"meticulous: {error.strerror or error}", file=sys.stderr, flush=True)
 
-    def _stop_parts(self) -> list[BaseException]:
-        """Stop hooks, capture and heartbeat, all of them even if one fails
-        (the ExitStack calls every callback); the failure, if any."""
-        try:
-            self._stoppers.close()
-        except Exception as error:  # noqa: BLE001 - the end is written first, then raised
-            return [error]
-        return []
+    def _stop_watching(self) -> list[BaseException]:
+        """Every part of step 5 stopped; the failure to raise, if any."""
+        return [] if self._watch is None else self._watch.stop()
 
     def _release_lock(self) -> None:
         if self._lock is not None:
