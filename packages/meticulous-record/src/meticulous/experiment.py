@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import folders, options, running
-from .atomic import write_fully, write_json_atomic
+from .atomic import write_json_atomic
 from .exceptions import (  # the three meticulous-ml imported from here
     DirtyRepoException,  # noqa: F401
     ExperimentFinishedError,
@@ -575,17 +575,24 @@ class Experiment:
             end_children(self, word, message, exit_code)
         self._finished = True
         failures = self._stop_watching()
-        record = self._record
+        record, metadata = self._record, self._metadata
         try:
             if stderr_text:
-                _append_text(record / STDERR_FILE, stderr_text)
+                from .capture import append_output
+
+                append_output(record / STDERR_FILE, stderr_text)
             if self._environment is not None:
-                self._environment.end(self._metadata, record)
+                self._environment.end(metadata, record)
             if self._rank.distributed and self._rank.rank == 0:
-                word, message = self._collect_rank_ends(word, message)
+                from .rankends import main_rank_end
+
+                assert self._folder is not None
+                word, message, metadata["ranks"] = main_rank_end(
+                    self._folder, self._rank.world_size, word, message
+                )
             write_status(record, word, message)
-            self._metadata.update({"end-timestamp": now(), "exit-code": exit_code})
-            write_json_atomic(record / METADATA_FILE, self._metadata)
+            metadata.update({"end-timestamp": now(), "exit-code": exit_code})
+            write_json_atomic(record / METADATA_FILE, metadata)
         except OSError as error:
             raise folders.failed_end(record, word, error) from None
         finally:
@@ -595,22 +602,6 @@ class Experiment:
             self._release_lock()
         if failures:
             raise failures[0]
-
-    def _collect_rank_ends(self, word: str, message: str) -> tuple[str, str]:
-        """Rank 0's terminal word, made ERROR by any other rank's failure."""
-        from .rankends import collect, end_timeout_from, this_rank_entry
-
-        assert self._folder is not None
-        states, failures = collect(
-            self._folder,
-            self._rank.world_size,
-            end_timeout_from(os.environ),
-            wait=word == SUCCESS,
-        )
-        self._metadata["ranks"] = [this_rank_entry(word), *states]
-        if word == SUCCESS and failures:
-            return ERROR, "\n".join(failures)
-        return word, message
 
     def _end_at_exit(self, word: str, message: str, exit_code: int) -> None:
         """The end seen by the exit hooks: one line, no traceback, if the disk
@@ -633,15 +624,3 @@ class Experiment:
         if self.norecord:
             return "Experiment(norecord=True)"
         return f"Experiment(experiment_id={self.experiment_id!r}, curexpdir={self.curexpdir!r})"
-
-
-def _append_text(path: Path, text: str) -> None:
-    """Add ``text`` to an output file, whole (a short write is retried)."""
-    data = text.encode("utf-8", "replace")
-    from .safepaths import open_file
-
-    fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    try:
-        write_fully(fd, data)
-    finally:
-        os.close(fd)
