@@ -25,7 +25,6 @@ from .exceptions import (  # the three meticulous-ml imported from here
     MismatchedCommitException,  # noqa: F401
 )
 from .filenames import METADATA_FILE, STDERR_FILE, SUMMARY_FILE
-from .ids import validate_id
 from .metadata import start_metadata
 from .ranks import PLAIN
 from .runinfo import now
@@ -200,40 +199,26 @@ class Experiment:
         allow_dirty: bool,
         name: str | None,
     ) -> None:
-        from .handover import reservation_from_environment
+        from .handover import destination
 
         # 1. Everything that can be checked without writing.
         if not isinstance(description, str):
             raise InvalidExperimentError(
                 f"description must be a string, not {type(description).__name__}"
             )
-        reservation = None
-        if experiment_id is not None:
-            validate_id(experiment_id)
-        elif self._parent is None:  # a child run never takes its parent's reservation
-            reservation = reservation_from_environment(os.environ)
-        if reservation is not None:
-            experiment_id = reservation.experiment_id
-            experiments_directory = (
-                reservation.experiments_directory or experiments_directory
-            )
-        elif name is not None:
-            from . import names
-
-            experiments_directory = names.group_directory(experiments_directory, name)
+        project, experiments, experiment_id, reservation, name = destination(
+            project_directory,
+            experiments_directory,
+            experiment_id,
+            name,
+            child=self._parent is not None,
+        )
+        if name is not None:
             self._extra_metadata["name"] = name
         if self._parent is not None:
             self._extra_metadata["parent"] = self._parent.experiment_id
-        project, experiments = folders.resolve_directories(
-            project_directory, experiments_directory
-        )
-        if "name" in self._extra_metadata:
-            from . import names
-
-            names.check_group(experiments)
-        self._settings["project_directory"] = (
-            project  # for child runs, whatever the cwd
-        )
+        # A child run checks the same repository, whatever the cwd by then.
+        self._settings["project_directory"] = project
         start = (project, experiments, experiment_id, description, resume)
         if not self._rank.distributed:
             self._start_main(*start, allow_dirty, reservation)
