@@ -1,9 +1,20 @@
 """The :class:`Experiment`: one recorded run, from its checks to its last word.
 
-This module only orchestrates, in the order of spec section 3: check
-everything that can be checked without writing, choose the folder, lock it,
-write the start files, then capture output and watch for the end. Each step
-lives in its own module.
+This module only orchestrates, in the order of spec section 3 and with its
+numbers; the details live in the modules named here.
+
+1. Check everything that can be checked without writing: where the run
+   records (``handover.destination``), its args (``startfiles``), the
+   repository and the imported sources (``gitstate``, ``sources``).
+2. Choose the folder and 3. lock it (``folders``).
+4. Write the start files (``startfiles``, ``metadata``, ``environment``).
+5. Watch the run: heartbeat, exit hooks, RUNNING, capture (``watching``);
+   then ``log``, ``summary``, ``save``, ``open`` and ``tag`` record into it.
+6. The end: the terminal ``STATUS``, then ``metadata.json`` (``lifecycle``
+   sees the process end; ``rankends`` waits for a distributed run's ranks).
+
+A rank other than 0 of a distributed run joins rank 0's folder instead of
+steps 2 to 4 (``rendezvous``, spec 10).
 """
 
 from __future__ import annotations
@@ -549,6 +560,7 @@ class Experiment:
     def _end(
         self, word: str, message: str, exit_code: int, stderr_text: str = ""
     ) -> None:
+        """6. The terminal STATUS, then the end in ``metadata.json``, once."""
         running.leave(self)
         if self._finished or self._record is None:
             return
