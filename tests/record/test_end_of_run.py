@@ -137,7 +137,9 @@ def test_a_sigterm_the_moment_status_says_running_is_interrupted(ends):
         process = start(ends, "ends.py", "wait")
         status = ends / "experiments" / str(attempt) / "STATUS"
         wait_for(
-            lambda: status.exists() and status.read_text().startswith("RUNNING"),
+            lambda status=status: (
+                status.exists() and status.read_text().startswith("RUNNING")
+            ),
             step=0.0005,
         )
         process.send_signal(signal.SIGTERM)
