@@ -76,10 +76,11 @@ def destination(
 ) -> tuple[Path, Path, str | None, Reservation | None, str | None]:
     """``(project, experiments, id, reservation, name)`` of a run, checked.
 
-    An explicit id wins; without one, a reservation handed over in the
-    environment names the folder (never a child run's: its parent took it),
-    else ``name`` makes the experiments directory a group's (spec 14.4).
-    The name is returned when it was used. Nothing is written.
+    An explicit id is taken as given; without one, a reservation handed
+    over in the environment names the folder and its directory (never a
+    child run's: its parent took it). Unless a reservation did, ``name``
+    makes the experiments directory a group's (spec 14.4); it is returned
+    when it was used. Nothing is written.
     """
     reservation = None
     if experiment_id is not None:
