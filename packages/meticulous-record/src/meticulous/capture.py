@@ -419,3 +419,19 @@ class _TeeStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.wrapped, name)
+
+
+def append_output(path: Path, text: str) -> None:
+    """Add ``text`` to an output file, whole (a short write is retried).
+
+    The traceback that ends a ``with`` block reaches the terminal after the
+    capture has stopped; the ``stderr`` file gets its copy this way.
+    """
+    data = text.encode("utf-8", "replace")
+    from .safepaths import open_file
+
+    fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        write_fully(fd, data)
+    finally:
+        os.close(fd)

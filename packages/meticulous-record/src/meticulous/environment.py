@@ -1,20 +1,84 @@
-"""The machine and the installed packages a run used (spec 11).
+"""The machine, the installed packages and the sources a run used (spec 11).
 
 A commit pins the code, not what it ran on: the versions of the installed
 distributions whose modules were imported, the CPU and GPU models and the
 GPUs the process was given. Sacred records as much. The cheap facts are
 read at the start; ``nvidia-smi`` (slow) runs in the background from the
 start, and the packages are resolved at the end, when every import the run
-made has happened.
+made has happened. The imported sources git does not track are copied at
+the start and, for those imported since, at the end (``sources`` finds
+them).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .sources import SourceScan
 
 GPU_QUERY_TIMEOUT_SECONDS = 5.0
+
+
+class RunEnvironment:
+    """The keys of spec 11 in one process's ``metadata.json``, start to end.
+
+    On the main rank, ``sources`` is the scan of imported sources started
+    with the git checks, ``untracked`` what it found, and ``experiments``
+    the directory later scans leave out; a joined rank records the machine
+    and the packages only (rank 0 records the sources).
+    """
+
+    def __init__(
+        self,
+        sources: SourceScan | None = None,
+        untracked: list[str] | None = None,
+        experiments: Path | None = None,
+    ) -> None:
+        self._sources = sources
+        self._untracked_at_start = untracked or []
+        self._excluded = [] if experiments is None else [experiments]
+        self._gpus: GpuQuery | None = None
+
+    def start(self) -> dict[str, Any]:
+        """The keys known at the start; ``nvidia-smi`` is asked from now on."""
+        self._gpus = GpuQuery()
+        return start_environment()
+
+    def record_sources(self, metadata: dict[str, Any], record: Path) -> None:
+        """The start's untracked sources: copied, listed in ``metadata``."""
+        self._record_sources(metadata, record, self._untracked_at_start)
+
+    def end(self, metadata: dict[str, Any], record: Path) -> None:
+        """What is only known at the end: later imports, packages, GPUs."""
+        try:
+            if self._sources is not None:
+                self._sources = self._sources.later(self._excluded)
+                self._record_sources(metadata, record, self._sources.untracked())
+            metadata["packages"] = imported_packages()
+            if self._gpus is not None:
+                metadata["gpus"] = self._gpus.names()
+        except Exception:  # noqa: BLE001, S110 - the run's end matters more
+            pass
+
+    def _record_sources(
+        self, metadata: dict[str, Any], record: Path, untracked: list[str]
+    ) -> None:
+        """Copy untracked imported sources into ``sources/`` and list them in
+        the metadata (spec 11); the caller writes ``metadata.json``."""
+        from .sources import copy_sources
+
+        listed = metadata.get("untracked-sources")
+        listed = list(listed) if isinstance(listed, list) else []
+        if self._sources is not None and untracked:
+            copied = copy_sources(record, self._sources.toplevel, untracked)
+            listed += [name for name in copied if name not in listed]
+        metadata["untracked-sources"] = listed
+        metadata["reproducible-from-commit"] = not (metadata.get("dirty") or listed)
 
 
 def cpu_model() -> str:

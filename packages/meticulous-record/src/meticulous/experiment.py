@@ -1,9 +1,20 @@
 """The :class:`Experiment`: one recorded run, from its checks to its last word.
 
-This module only orchestrates, in the order of spec section 3: check
-everything that can be checked without writing, choose the folder, lock it,
-write the start files, then capture output and watch for the end. Each step
-lives in its own module.
+This module only orchestrates, in the order of spec section 3 and with its
+numbers; the details live in the modules named here.
+
+1. Check everything that can be checked without writing: where the run
+   records (``handover.destination``), its args (``startfiles``), the
+   repository and the imported sources (``gitstate``, ``sources``).
+2. Choose the folder and 3. lock it (``folders``).
+4. Write the start files (``startfiles``, ``metadata``, ``environment``).
+5. Watch the run: heartbeat, exit hooks, RUNNING, capture (``watching``);
+   then ``log``, ``summary``, ``save``, ``open`` and ``tag`` record into it.
+6. The end: the terminal ``STATUS``, then ``metadata.json`` (``lifecycle``
+   sees the process end; ``rankends`` waits for a distributed run's ranks).
+
+A rank other than 0 of a distributed run joins rank 0's folder instead of
+steps 2 to 4 (``rendezvous``, spec 10).
 """
 
 from __future__ import annotations
@@ -11,41 +22,24 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import folders, options, running
-from .atomic import (
-    write_bytes_atomic,
-    write_fully,
-    write_json_atomic,
-    write_text_atomic,
-)
+from .atomic import write_json_atomic
 from .exceptions import (  # the three meticulous-ml imported from here
     DirtyRepoException,  # noqa: F401
     ExperimentFinishedError,
     InvalidExperimentError,
     InvalidSummaryError,
-    MeticulousError,
     MismatchedArgsException,  # noqa: F401
     MismatchedCommitException,  # noqa: F401
 )
-from .filenames import (
-    ARGS_FILE,
-    DEFAULT_ARGS_FILE,
-    DIRTY_PATCH_FILE,
-    METADATA_FILE,
-    STDERR_FILE,
-    SUMMARY_FILE,
-    UNTRACKED_FILE,
-)
-from .ids import validate_id
-from .jsonable import dumps_document, readable
+from .filenames import METADATA_FILE, STDERR_FILE, SUMMARY_FILE
 from .metadata import start_metadata
 from .ranks import PLAIN
 from .runinfo import now
-from .status import ERROR, RUNNING, SUCCESS, write_status
+from .status import ERROR, SUCCESS, write_status
 
 if TYPE_CHECKING:
     import argparse
@@ -53,12 +47,11 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self  # typing.Self is 3.11+
 
-    from .environment import GpuQuery
+    from .environment import RunEnvironment
     from .folders import FolderHold
-    from .gitstate import RepoState
     from .handover import Reservation
     from .metrics import MetricsLog
-    from .sources import SourceScan
+    from .watching import Watch
 
 
 class _AddSaver:
@@ -135,8 +128,8 @@ class Experiment:
             "name": name,
         }
         args, settings = options.apply_namespace(args, settings)
-        self.args = _as_dict(args, "args")
-        self.default_args = _as_dict(default_args, "default_args")
+        self.args = options.args_dict(args, "args")
+        self.default_args = options.args_dict(default_args, "default_args")
         self.experiment_id = None
         self.curexpdir = None
         self.norecord = bool(settings.pop("norecord"))
@@ -147,16 +140,13 @@ class Experiment:
         self._folder: Path | None = None
         self._record: Path | None = None  # where this process's own files go
         self._owner_pid = os.getpid()
-        self._sources: SourceScan | None = None  # the imported-sources scan (spec 11)
-        self._untracked_at_start: list[str] = []
-        self._gpus: GpuQuery | None = None
+        self._environment: RunEnvironment | None = None  # spec 11's keys
         self._rank = PLAIN
         self._finished = False
-        self._running = False
         self._summary: dict[str, Any] | None = None
         self._metrics: MetricsLog | None = None
         self._lock: FolderHold | None = None
-        self._stoppers = ExitStack()  # what started, stopped in reverse order
+        self._watch: Watch | None = None  # heartbeat, hooks, capture (step 5)
         if self.norecord:
             self.curexpdir = "."
             running.enter(self)
@@ -220,40 +210,26 @@ class Experiment:
         allow_dirty: bool,
         name: str | None,
     ) -> None:
-        from .handover import reservation_from_environment
+        from .handover import destination
 
         # 1. Everything that can be checked without writing.
         if not isinstance(description, str):
             raise InvalidExperimentError(
                 f"description must be a string, not {type(description).__name__}"
             )
-        reservation = None
-        if experiment_id is not None:
-            validate_id(experiment_id)
-        elif self._parent is None:  # a child run never takes its parent's reservation
-            reservation = reservation_from_environment(os.environ)
-        if reservation is not None:
-            experiment_id = reservation.experiment_id
-            experiments_directory = (
-                reservation.experiments_directory or experiments_directory
-            )
-        elif name is not None:
-            from . import names
-
-            experiments_directory = names.group_directory(experiments_directory, name)
+        project, experiments, experiment_id, reservation, name = destination(
+            project_directory,
+            experiments_directory,
+            experiment_id,
+            name,
+            child=self._parent is not None,
+        )
+        if name is not None:
             self._extra_metadata["name"] = name
         if self._parent is not None:
             self._extra_metadata["parent"] = self._parent.experiment_id
-        project, experiments = folders.resolve_directories(
-            project_directory, experiments_directory
-        )
-        if "name" in self._extra_metadata:
-            from . import names
-
-            names.check_group(experiments)
-        self._settings["project_directory"] = (
-            project  # for child runs, whatever the cwd
-        )
+        # A child run checks the same repository, whatever the cwd by then.
+        self._settings["project_directory"] = project
         start = (project, experiments, experiment_id, description, resume)
         if not self._rank.distributed:
             self._start_main(*start, allow_dirty, reservation)
@@ -277,12 +253,14 @@ class Experiment:
     def _join(self, experiments: Path, launch: str, experiment_id: str | None) -> None:
         """A rank other than 0: record into rank 0's experiment (spec 10.3)."""
         from .capture import require_tee
+        from .environment import RunEnvironment
         from .metadata import rank_metadata
         from .rankends import rank_folder
         from .rendezvous import timeout_from, wait_for_main_rank
+        from .startfiles import recordable
 
-        _recordable(self.args, "args")
-        _recordable(self.default_args, "default_args")
+        recordable(self.args, "args")
+        recordable(self.default_args, "default_args")
         require_tee()
         experiment_id = wait_for_main_rank(
             experiments,
@@ -297,10 +275,10 @@ class Experiment:
         self.experiment_id = experiment_id
         self._folder, self._record = folder, record
         self.curexpdir = str(folder)
+        self._environment = RunEnvironment()  # rank 0 records the sources
         try:
-            self._metadata = {**rank_metadata(self._rank), **self._start_environment()}
+            self._metadata = {**rank_metadata(self._rank), **self._environment.start()}
             write_json_atomic(record / METADATA_FILE, self._metadata)
-            self._host, self._pid = self._metadata["host"], self._metadata["pid"]
             self._start_watching()
         except BaseException as error:
             self._abort(error)
@@ -318,21 +296,21 @@ class Experiment:
         reservation: Reservation | None,
     ) -> None:
         from .capture import require_tee
+        from .environment import RunEnvironment
         from .gitstate import dirty_details, read_repo_state, require_clean
         from .sources import SourceScan
+        from .startfiles import recordable, write_start_files
 
-        args_document = _recordable(self.args, "args")
-        defaults_document = _recordable(self.default_args, "default_args")
+        args_document = recordable(self.args, "args")
+        defaults_document = recordable(self.default_args, "default_args")
         require_tee()
-        self._sources = SourceScan.start(project, [experiments])
-        repo = read_repo_state(
-            project, self._sources.toplevel if self._sources else None
-        )
-        untracked = self._sources.untracked() if self._sources else []
-        self._untracked_at_start = untracked
+        sources = SourceScan.start(project, [experiments])
+        repo = read_repo_state(project, sources.toplevel if sources else None)
+        untracked = sources.untracked() if sources else []
         if not allow_dirty:
             require_clean(repo, untracked)
         dirty = dirty_details(repo, experiments) if repo.dirty else None
+        self._environment = RunEnvironment(sources, untracked, experiments)
 
         # 2. The folder, and 3. its lock.
         mode, folder, self._lock = folders.choose_and_lock(
@@ -343,21 +321,29 @@ class Experiment:
             args=args_document,
             sha=repo.sha,
         )
-        experiment_id = folder.name
-        self.experiment_id = experiment_id
+        self.experiment_id = folder.name
         self._folder = self._record = folder
         self.curexpdir = str(folder)
 
         # 4. The start files, then 5. capture and end-of-run hooks.
         try:
-            self._metadata = self._write_start_files(
-                mode,
-                args_document,
-                defaults_document,
-                description,
-                repo,
-                dirty,
-                reservation,
+            previous = folders.read_json_object(folder / METADATA_FILE) or {}
+            metadata = start_metadata(
+                previous,
+                resumed=mode == folders.RESUME,
+                sha=repo.sha,
+                message=repo.message,
+                dirty=dirty is not None,
+                description=description,
+                launcher=reservation.launcher if reservation is not None else None,
+                rank=self._rank,
+            )
+            metadata.update(self._environment.start())
+            self._metadata = metadata
+            self._environment.record_sources(metadata, folder)
+            metadata.update(self._extra_metadata)
+            write_start_files(
+                folder, mode, args_document, defaults_document, metadata, dirty
             )
             self._start_watching()
         except BaseException as error:
@@ -367,121 +353,21 @@ class Experiment:
             raise
         running.enter(self)
 
-    def _write_start_files(
-        self,
-        mode: folders.FolderMode,
-        args_document: dict[str, Any],
-        defaults_document: dict[str, Any],
-        description: str,
-        repo: RepoState,
-        dirty: tuple[bytes, str] | None,
-        reservation: Reservation | None,
-    ) -> dict[str, Any]:
-        folder = self._folder
-        assert folder is not None
-        previous = folders.read_json_object(folder / METADATA_FILE) or {}
-        metadata = start_metadata(
-            previous,
-            resumed=mode == folders.RESUME,
-            sha=repo.sha,
-            message=repo.message,
-            dirty=dirty is not None,
-            description=description,
-            launcher=reservation.launcher if reservation is not None else None,
-        )
-        if self._rank.distributed:
-            from .metadata import rank_keys
-
-            metadata.update(rank_keys(self._rank))
-        metadata.update(self._start_environment())
-        self._metadata = metadata
-        self._record_sources(self._untracked_at_start)
-        metadata.update(self._extra_metadata)
-        if mode != folders.RESUME:
-            write_json_atomic(folder / ARGS_FILE, args_document)
-            write_json_atomic(folder / DEFAULT_ARGS_FILE, defaults_document)
-        write_json_atomic(folder / METADATA_FILE, metadata)
-        if dirty is not None and (
-            mode != folders.RESUME or not (folder / DIRTY_PATCH_FILE).exists()
-        ):
-            write_bytes_atomic(folder / DIRTY_PATCH_FILE, dirty[0])
-            write_text_atomic(folder / UNTRACKED_FILE, dirty[1])
-        self._host, self._pid = metadata["host"], metadata["pid"]
-        return metadata
-
-    def _start_environment(self) -> dict[str, Any]:
-        from .environment import GpuQuery, start_environment
-
-        self._gpus = GpuQuery()
-        return start_environment()
-
-    def _record_sources(self, untracked: list[str]) -> None:
-        """Copy untracked imported sources into ``sources/`` and list them in
-        the metadata (spec 11); the caller writes ``metadata.json``."""
-        from .sources import copy_sources
-
-        record = self._record
-        assert record is not None
-        metadata = self._metadata
-        listed = metadata.get("untracked-sources")
-        listed = list(listed) if isinstance(listed, list) else []
-        if self._sources is not None and untracked:
-            copied = copy_sources(record, self._sources.toplevel, untracked)
-            listed += [name for name in copied if name not in listed]
-        metadata["untracked-sources"] = listed
-        metadata["reproducible-from-commit"] = not (metadata.get("dirty") or listed)
-
-    def _end_facts(self) -> None:
-        """What is only known at the end: later imports, packages, GPUs."""
-        from .environment import imported_packages
-
-        try:
-            if self._sources is not None:
-                assert self._folder is not None
-                self._sources = self._sources.later([self._folder.parent])
-                self._record_sources(self._sources.untracked())
-            self._metadata["packages"] = imported_packages()
-            if self._gpus is not None:
-                self._metadata["gpus"] = self._gpus.names()
-        except Exception:  # noqa: BLE001, S110 - the run's end matters more
-            pass
-
     def _start_watching(self) -> None:
-        from .capture import DescriptorTee, StreamTee
-        from .heartbeat import Heartbeat
-        from .lifecycle import EndOfRun
-        from .metrics import MetricsLog
+        """Step 5 (with step 4's heartbeat and RUNNING): ``watching`` says
+        what starts, in which order."""
+        from .watching import Watch
 
-        folder = self._record
-        assert folder is not None
+        assert self._record is not None
         claim = self._lock.claim if self._lock is not None else None
-        heartbeat = Heartbeat(folder, self._host, self._pid, claim)
-        heartbeat.start()
-        self._stoppers.callback(heartbeat.stop)
-        # The exit hooks before RUNNING: a SIGTERM sent the moment the folder
-        # says RUNNING is recorded as INTERRUPTED, not left to look DEAD.
-        hooks = EndOfRun(self._end_at_exit)
-        hooks.install()
-        self._stoppers.callback(hooks.uninstall)
-        write_status(folder, RUNNING)
-        self._running = True
-        for fd, name in ((1, "stdout"), (2, "stderr")):
-            for tee in (
-                DescriptorTee(fd, folder / name),
-                StreamTee(name, fd, folder / name),
-            ):
-                tee.start()
-                self._stoppers.callback(tee.stop)
-        self._metrics = MetricsLog(folder)
-        from . import forks
-
-        forks.watch(self)
-        self._stoppers.callback(forks.unwatch, self)
-
-    def _forked(self) -> None:
-        """This process or its parent just forked: share steps via the file."""
-        if self._metrics is not None:
-            self._metrics.share_steps()
+        self._watch = Watch()
+        self._metrics = self._watch.start(
+            self._record,
+            self._metadata["host"],
+            self._metadata["pid"],
+            claim,
+            self._end_at_exit,
+        )
 
     def _abort(self, error: BaseException) -> BaseException:
         """Starting failed half-way: undo what started, say why in STATUS.
@@ -489,8 +375,9 @@ class Experiment:
         Returns the error to raise: a full disk's, saying what was kept.
         """
         self._finished = True
-        self._stop_parts()
-        if self._running:  # only replace our own RUNNING, never a recorded end
+        said_running = self._watch is not None and self._watch.running
+        self._stop_watching()
+        if said_running:  # only replace our own RUNNING, never a recorded end
             assert self._record is not None  # RUNNING was written there
             try:
                 write_status(
@@ -498,7 +385,7 @@ class Experiment:
                 )
             except OSError:
                 pass  # the disk refuses: the original error says why
-        created = self._lock is not None and self._lock.created and not self._running
+        created = self._lock is not None and self._lock.created and not said_running
         self._release_lock()
         return folders.failed_start(self._folder, error, remove=created)
 
@@ -673,6 +560,7 @@ class Experiment:
     def _end(
         self, word: str, message: str, exit_code: int, stderr_text: str = ""
     ) -> None:
+        """6. The terminal STATUS, then the end in ``metadata.json``, once."""
         running.leave(self)
         if self._finished or self._record is None:
             return
@@ -683,17 +571,25 @@ class Experiment:
 
             end_children(self, word, message, exit_code)
         self._finished = True
-        failures = self._stop_parts()
-        record = self._record
+        failures = self._stop_watching()
+        record, metadata = self._record, self._metadata
         try:
             if stderr_text:
-                _append_text(record / STDERR_FILE, stderr_text)
-            self._end_facts()
+                from .capture import append_output
+
+                append_output(record / STDERR_FILE, stderr_text)
+            if self._environment is not None:
+                self._environment.end(metadata, record)
             if self._rank.distributed and self._rank.rank == 0:
-                word, message = self._collect_rank_ends(word, message)
+                from .rankends import main_rank_end
+
+                assert self._folder is not None
+                word, message, metadata["ranks"] = main_rank_end(
+                    self._folder, self._rank.world_size, word, message
+                )
             write_status(record, word, message)
-            self._metadata.update({"end-timestamp": now(), "exit-code": exit_code})
-            write_json_atomic(record / METADATA_FILE, self._metadata)
+            metadata.update({"end-timestamp": now(), "exit-code": exit_code})
+            write_json_atomic(record / METADATA_FILE, metadata)
         except OSError as error:
             raise folders.failed_end(record, word, error) from None
         finally:
@@ -704,22 +600,6 @@ class Experiment:
         if failures:
             raise failures[0]
 
-    def _collect_rank_ends(self, word: str, message: str) -> tuple[str, str]:
-        """Rank 0's terminal word, made ERROR by any other rank's failure."""
-        from .rankends import collect, end_timeout_from, this_rank_entry
-
-        assert self._folder is not None
-        states, failures = collect(
-            self._folder,
-            self._rank.world_size,
-            end_timeout_from(os.environ),
-            wait=word == SUCCESS,
-        )
-        self._metadata["ranks"] = [this_rank_entry(word), *states]
-        if word == SUCCESS and failures:
-            return ERROR, "\n".join(failures)
-        return word, message
-
     def _end_at_exit(self, word: str, message: str, exit_code: int) -> None:
         """The end seen by the exit hooks: one line, no traceback, if the disk
         refuses the last words (spec 12.2)."""
@@ -728,14 +608,9 @@ class Experiment:
         except OSError as error:
             print(f"meticulous: {error.strerror or error}", file=sys.stderr, flush=True)
 
-    def _stop_parts(self) -> list[BaseException]:
-        """Stop hooks, capture and heartbeat, all of them even if one fails
-        (the ExitStack calls every callback); the failure, if any."""
-        try:
-            self._stoppers.close()
-        except Exception as error:  # noqa: BLE001 - the end is written first, then raised
-            return [error]
-        return []
+    def _stop_watching(self) -> list[BaseException]:
+        """Every part of step 5 stopped; the failure to raise, if any."""
+        return [] if self._watch is None else self._watch.stop()
 
     def _release_lock(self) -> None:
         if self._lock is not None:
@@ -746,38 +621,3 @@ class Experiment:
         if self.norecord:
             return "Experiment(norecord=True)"
         return f"Experiment(experiment_id={self.experiment_id!r}, curexpdir={self.curexpdir!r})"
-
-
-def _as_dict(value: Any, name: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    argparse = sys.modules.get("argparse")  # a Namespace implies it is imported
-    if argparse is not None and isinstance(value, argparse.Namespace):
-        return dict(vars(value))
-    if not isinstance(value, Mapping):
-        raise InvalidExperimentError(
-            f"{name} must be a dict of argument names to values, not {type(value).__name__}"
-        )
-    return dict(value)
-
-
-def _recordable(value: dict[str, Any], name: str) -> dict[str, Any]:
-    """The JSON form of ``value``, or a clear error before anything is written."""
-    try:
-        document = readable(value)
-        dumps_document(document)
-    except MeticulousError as error:
-        raise InvalidExperimentError(f"{name} cannot be recorded: {error}") from None
-    return document
-
-
-def _append_text(path: Path, text: str) -> None:
-    """Add ``text`` to an output file, whole (a short write is retried)."""
-    data = text.encode("utf-8", "replace")
-    from .safepaths import open_file
-
-    fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    try:
-        write_fully(fd, data)
-    finally:
-        os.close(fd)

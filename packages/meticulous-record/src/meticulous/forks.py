@@ -10,7 +10,8 @@ so from the first fork on, automatic steps are taken from the file under a
 lock rather than from a per-process counter that both sides would share.
 
 ``os.register_at_fork`` handlers cannot be unregistered, so one handler is
-registered on first use, and it only acts on experiments still running.
+registered on first use, and it only acts on the metrics logs of runs still
+running.
 """
 
 from __future__ import annotations
@@ -19,28 +20,32 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-_running: set[Any] = set()  # emptied by unwatch when each experiment stops
+if TYPE_CHECKING:
+    from .metrics import MetricsLog
+
+_running: set[MetricsLog] = set()  # emptied by unwatch when each run stops
 _registered = False
 
 
-def watch(experiment: Any) -> None:
-    """Tell ``experiment`` (its ``_forked``) about every fork while it runs."""
+def watch(metrics: MetricsLog) -> None:
+    """Make ``metrics`` share its steps (``share_steps``) from the next fork on."""
     global _registered
     if not _registered and hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_parent=_after_fork, after_in_child=_after_fork)
         _registered = True
-    _running.add(experiment)
+    _running.add(metrics)
 
 
-def unwatch(experiment: Any) -> None:
-    _running.discard(experiment)
+def unwatch(metrics: MetricsLog) -> None:
+    _running.discard(metrics)
 
 
 def _after_fork() -> None:
-    for experiment in list(_running):
-        experiment._forked()
+    """This process or its parent just forked: share steps via the file."""
+    for metrics in list(_running):
+        metrics.share_steps()
 
 
 @contextlib.contextmanager

@@ -26,8 +26,12 @@ def start_metadata(
     dirty: bool,
     description: str,
     launcher: dict[str, Any] | None,
+    rank: RankInfo,
 ) -> dict[str, Any]:
-    """The metadata of a run starting now; ``previous`` is the folder's, or {}."""
+    """The metadata of a run starting now; ``previous`` is the folder's, or {}.
+
+    ``rank`` is this process's: a distributed run's main rank adds its keys.
+    """
     started = now()
     process = process_metadata()
     metadata: dict[str, Any] = {
@@ -67,6 +71,8 @@ def start_metadata(
     handed_over = {**(kept if isinstance(kept, dict) else {}), **(launcher or {})}
     if handed_over:
         metadata["launcher"] = handed_over
+    if rank.distributed:
+        metadata.update(rank_keys(rank))
     return metadata
 
 

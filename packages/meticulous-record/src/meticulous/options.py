@@ -9,6 +9,7 @@ argparse internals: they are left out of the recorded args and defaults.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import InvalidExperimentError
@@ -146,3 +147,17 @@ def apply_namespace(args: Any, settings: dict[str, Any]) -> tuple[Any, dict[str,
         if name in merged and merged[name] == _OPTIONS[name][1]:
             merged[name] = value
     return values, merged
+
+
+def args_dict(value: Any, name: str) -> dict[str, Any]:
+    """``args`` or ``default_args`` as a dict, from a mapping or a Namespace."""
+    if value is None:
+        return {}
+    argparse = sys.modules.get("argparse")  # a Namespace implies it is imported
+    if argparse is not None and isinstance(value, argparse.Namespace):
+        return dict(vars(value))
+    if not isinstance(value, Mapping):
+        raise InvalidExperimentError(
+            f"{name} must be a dict of argument names to values, not {type(value).__name__}"
+        )
+    return dict(value)

@@ -17,7 +17,7 @@ from .filenames import METADATA_FILE
 from .folders import read_json_object
 from .liveness import pid_is_alive
 from .runinfo import hostname
-from .status import RUNNING, SUCCESS, read_status
+from .status import ERROR, RUNNING, SUCCESS, read_status
 
 ENV_END_TIMEOUT = "METICULOUS_RANK_END_TIMEOUT"
 DEFAULT_END_TIMEOUT_SECONDS = 30.0
@@ -96,3 +96,20 @@ def collect(
 
 def this_rank_entry(word: str | None) -> dict[str, Any]:
     return {"rank": 0, "host": hostname(), "pid": os.getpid(), "status": word}
+
+
+def main_rank_end(
+    folder: Path, world_size: int, word: str, message: str
+) -> tuple[str, str, list[dict[str, Any]]]:
+    """Rank 0's terminal word and message, made ERROR by any other rank's
+    failure, and the ``ranks`` entry of its metadata.
+
+    Only a SUCCESS waits for the others; an ERROR or INTERRUPTED is final.
+    """
+    states, failures = collect(
+        folder, world_size, end_timeout_from(os.environ), wait=word == SUCCESS
+    )
+    ranks = [this_rank_entry(word), *states]
+    if word == SUCCESS and failures:
+        return ERROR, "\n".join(failures), ranks
+    return word, message, ranks
