@@ -150,6 +150,27 @@ def test_a_sigterm_the_moment_status_says_running_is_interrupted(ends):
         assert message.startswith("signal SIGTERM")
 
 
+def test_signals_to_the_process_go_to_the_main_thread(project):
+    """The heartbeat thread blocks them, so a Ctrl-C or SIGTERM interrupts the
+    main thread's blocking call (a sleep, a read) instead of waiting for it."""
+    write_script(
+        project,
+        "masks.py",
+        """\
+        import signal, threading
+        from meticulous import Experiment
+
+        experiment = Experiment({})
+        (beat,) = [t for t in threading.enumerate() if t.name == "meticulous-heartbeat"]
+        with open(f"/proc/self/task/{beat.native_id}/status") as status:
+            blocked = int(dict(line.split(":\t") for line in status)["SigBlk"], 16)
+        print(*(bool(blocked >> (s - 1) & 1) for s in
+                (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2, signal.SIGSEGV)))
+        """,
+    )
+    assert run(project, "masks.py").stdout.split() == ["True", "True", "True", "False"]
+
+
 def test_sigkill_leaves_running_with_host_pid_and_heartbeat(ends):
     """SIGKILL cannot be caught: STATUS stays RUNNING, and readers can tell the
     run is dead from the recorded host and pid and the heartbeat file."""

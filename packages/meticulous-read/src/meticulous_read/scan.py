@@ -117,7 +117,8 @@ def _walk(
                 # lstat, not entry.stat(): the same call, but DirEntry would
                 # keep each stat result alive until the directory is walked.
                 info = os.lstat(own, dir_fd=fd)
-                key = (info.st_mtime_ns, info.st_ctime_ns, info.st_ino)  # cache.folder_key
+                # cache.folder_key's three numbers
+                key = (info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
             except OSError:
                 folders.append((name, folder, None))  # removed while we looked
                 continue

@@ -14,6 +14,7 @@ folder's claim (spec 12.4) fresh.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -67,6 +68,7 @@ class Heartbeat:
         return beat_line(state, self._counter, time.time(), self.interval)
 
     def _beat(self) -> None:
+        _leave_signals_to_the_main_thread()
         while not self._stop.wait(self.interval):
             self._counter += 1
             line = self._line(BEATING).encode("ascii")
@@ -122,3 +124,22 @@ def mark_ended(folder: Path) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+# Raised by the thread that faults: the kernel kills the process if one
+# comes while blocked, so they stay unblocked.
+_FAULTS = ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGABRT", "SIGTRAP", "SIGSYS")
+
+
+def _leave_signals_to_the_main_thread() -> None:
+    """Block in this thread the signals sent to the process (SIGINT, SIGTERM,
+    submitit's SIGUSR2...), so the kernel hands them to the main thread.
+
+    Python runs every handler in the main thread, but a signal the kernel
+    gives to this thread does not interrupt the main thread's blocking call:
+    a Ctrl-C during ``time.sleep(60)`` would wait for the sleep to end.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        return
+    faults = {getattr(signal, name) for name in _FAULTS if hasattr(signal, name)}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - faults)
