@@ -90,3 +90,16 @@ def test_a_cancelled_pending_task_listed_under_the_arrays_id_is_cancelled(
     assert [status.category for status in statuses] == ["succeeded", "cancelled"]
     assert [status.word for status in statuses] == ["SUCCESS", "CANCELLED"]
     assert "was cancelled before it started" in statuses[1].message
+
+
+def test_a_tasks_own_line_wins_over_the_arrays_stale_range():
+    """What sacct printed, for good, after ``scancel 425_1`` while 425_0 ran
+    (``%1``) in one run of the cluster tests: the array's own record kept
+    the range it had at submission. 425_0 completed; only 425_1 was
+    cancelled, and only a folder that never started takes the range's word."""
+    states = parse_sacct(
+        "425_0|COMPLETED|0:0\n425_0.batch|COMPLETED|0:0\n425_0.0|COMPLETED|0:0\n"
+        "425_[0-1%1]|CANCELLED by 0|0:0\n"
+    )
+    assert states["425_0"].state == "COMPLETED" and not states["425_0"].shared
+    assert states["425_1"].state == "CANCELLED" and states["425_1"].shared

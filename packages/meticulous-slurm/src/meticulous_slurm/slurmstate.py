@@ -176,7 +176,18 @@ def _sacct(parents: list[str]) -> dict[str, JobState]:
 
 
 def parse_sacct(text: str) -> dict[str, JobState]:
+    """One state per job id, from ``sacct -n -P -o JobID,State,ExitCode``.
+
+    A job array's own record, the one its tasks share until they start,
+    is listed as a range (``425_[0-1%1]``) and may still name tasks that
+    have started since and have a line of their own: when a pending task is
+    cancelled before accounting has updated the range, it stays
+    ``425_[0-1%1]|CANCELLED`` for good, beside ``425_0|COMPLETED``. A task's
+    own line therefore always wins, and what the range says is marked
+    ``shared`` (true only of tasks that never started).
+    """
     jobs: dict[str, JobState] = {}
+    shared: dict[str, JobState] = {}
     steps: dict[str, list[JobState]] = {}
     for line in text.splitlines():
         fields = line.strip().split("|")
@@ -187,10 +198,15 @@ def parse_sacct(text: str) -> dict[str, JobState]:
         if step:
             steps.setdefault(job_id, []).append(JobState(state, fields[2], step))
             continue
-        for expanded in expand_job_id(job_id):
-            jobs[expanded] = JobState(state, fields[2])
+        expanded = expand_job_id(job_id)
+        if expanded == [job_id]:
+            jobs[job_id] = JobState(state, fields[2])
+        else:
+            for task in expanded:
+                shared[task] = JobState(state, fields[2], shared=True)
     return {
-        job_id: _with_steps(job, steps.get(job_id, [])) for job_id, job in jobs.items()
+        job_id: _with_steps(job, steps.get(job_id, []))
+        for job_id, job in {**shared, **jobs}.items()
     }
 
 
