@@ -98,9 +98,9 @@ def query_job_states(job_ids: Iterable[str]) -> dict[str, JobState]:
     if missing:
         finished = _sacct(sorted({job_id.split("_")[0] for job_id in missing}))
         for job_id in missing:
-            state = finished.get(job_id) or _array_record_state(job_id, finished)
-            if state is not None:
-                states[job_id] = state
+            known = finished.get(job_id) or _array_record_state(job_id, finished)
+            if known is not None:
+                states[job_id] = known
     return {job_id: states[job_id] for job_id in wanted if job_id in states}
 
 
