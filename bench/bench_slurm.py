@@ -314,9 +314,10 @@ def main() -> int:
         f"Submitting {POINTS:,} points, each way {REPEATS} times round-robin in this "
         f"run (median; Hydra {HYDRA_REPEATS} time). All arrays are submitted held "
         "and cancelled at once. `meticulous-slurm sweep` returns once its array is "
-        "submitted, having checked the cluster (sinfo, scontrol, sacctmgr), frozen "
-        "the commit, reserved one experiment folder per point and pickled one "
-        f"submitit task per point; submitit's `map_array` pickles the same {POINTS:,} "
+        "submitted, having checked the cluster (what the request names: here "
+        "`scontrol show config` for MaxArraySize), frozen the commit, reserved one "
+        "experiment folder per point (written while submitit pickles) and pickled "
+        f"one submitit task per point; submitit's `map_array` pickles the same {POINTS:,} "
         "tasks without the rest. Hydra's launcher is timed until its array is in the "
         "queue." + (" **Smoke run: small sizes.**" if QUICK else "")
     )

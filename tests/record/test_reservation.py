@@ -326,3 +326,42 @@ def test_a_batch_without_sync_flushes_nothing_and_writes_whole_folders(
             "args.json",
             "metadata.json",
         ]
+
+
+def test_a_batch_allocated_first_is_filled_later_or_not_at_all(tmp_path, monkeypatch):
+    """``allocate_reservations`` takes the ids at once and leaves the folders
+    empty (being created, spec 12.5) until ``fill``, which a launcher runs
+    while it prepares its submission; a fill that fails removes every folder
+    of the batch, whole or not, and the ids stay used."""
+    from meticulous import allocate_reservations, reservation
+
+    experiments = tmp_path / "experiments"
+    batch = allocate_reservations(
+        experiments, [{"lr": 0.1}, {"lr": 0.2}], launcher={"name": "x"}, note="n"
+    )
+    assert batch.ids == ["1", "2"]
+    assert [sorted(p.name for p in (experiments / i).iterdir()) for i in batch.ids] == [
+        [],
+        [],
+    ]
+    batch.fill(sync=False)
+    assert status_of(experiments / "2") == ("QUEUED", "n\n")
+    assert read_json(experiments / "2" / "args.json") == {"lr": 0.2}
+
+    failing = allocate_reservations(experiments, [{"a": 1}, {"a": 2}, {"a": 3}])
+    real_fill = reservation._fill_new_folder
+    filled = []
+
+    def fill_then_fail(folder, contents):
+        if len(filled) == 2:
+            raise OSError(28, "No space left on device")
+        real_fill(folder, contents)
+        filled.append(folder.name)
+
+    monkeypatch.setattr(reservation, "_fill_new_folder", fill_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        failing.fill()
+    assert filled == ["3", "4"]
+    assert sorted(p.name for p in experiments.iterdir()) == [".meticulous", "1", "2"]
+    monkeypatch.setattr(reservation, "_fill_new_folder", real_fill)
+    assert reserve_experiment(experiments, {"after": True}) == "6"

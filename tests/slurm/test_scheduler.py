@@ -89,6 +89,104 @@ def test_a_submission_sbatch_refuses_releases_every_reservation(project):
     assert [f.name for f in project.experiment_folders()] == ["4"]
 
 
+# Put first on PATH as ``sbatch``: before the real sbatch runs, it notes how
+# many of the reserved folders are whole (QUEUED, args and metadata written)
+# and whether the frozen code is checked out. The folders are written, and the
+# code frozen, while submitit pickles the tasks (launch.py): all of it must be
+# done before sbatch can start a job.
+SBATCH_WITNESS = """\
+#!{python}
+import json, os, pathlib, sys
+experiments = pathlib.Path({experiments!r})
+folders = [p for p in experiments.iterdir() if p.name.isdigit()]
+whole = [
+    p.name for p in folders
+    if (p / "STATUS").is_file() and (p / "STATUS").read_text().startswith("QUEUED")
+    and (p / "args.json").is_file() and (p / "metadata.json").is_file()
+]
+code = list(experiments.glob(".meticulous/sweeps/*/code/train.py"))
+with open({report!r}, "a") as report:
+    report.write(json.dumps({{"folders": len(folders), "whole": len(whole),
+                             "code": len(code)}}) + "\\n")
+os.execv({sbatch!r}, ["sbatch", *sys.argv[1:]])
+"""
+
+
+def test_every_folder_is_whole_before_sbatch_runs(project, tmp_path):
+    import shutil
+
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    report = tmp_path / "sbatch-report.jsonl"
+    (shim / "sbatch").write_text(
+        SBATCH_WITNESS.format(
+            python=sys.executable,
+            experiments=str(project.experiments),
+            report=str(report),
+            sbatch=shutil.which("sbatch"),
+        )
+    )
+    (shim / "sbatch").chmod(0o755)
+    values = ", ".join(str(v) for v in range(300))
+    sweep = project.write_sweep(
+        SLURM + "  additional_parameters: {hold: true}\n"
+        f"name: witnessed\ngrid:\n  lr: [{values}]\n"
+    )
+    environment = dict(os.environ, PATH=f"{shim}{os.pathsep}{os.environ['PATH']}")
+    result = subprocess.run(
+        [sys.executable, "-m", "meticulous_slurm.cli", "sweep", str(sweep)],
+        cwd=project.root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+    )
+    for line in result.stdout.splitlines():
+        if ", array job " in line:  # held: cancel it, nothing needs to run
+            subprocess.run(["scancel", line.rsplit(" ", 1)[-1]], check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [json.loads(line) for line in report.read_text().splitlines()] == [
+        {"folders": 300, "whole": 300, "code": 1}
+    ]
+
+
+def test_a_failure_writing_the_folders_submits_nothing_and_releases_them(
+    project, monkeypatch, capsys
+):
+    """The folders are written in a thread while submitit pickles; a full
+    disk there (produced by failing the 3rd folder's write) stops the
+    submission before sbatch and leaves no folder and no job behind."""
+    from meticulous import reservation
+    from meticulous.exceptions import StorageError
+    from meticulous_slurm.cli import main
+
+    real_fill = reservation._fill_new_folder
+    filled = []
+
+    def disk_full_at_the_third(folder, contents):
+        if len(filled) == 2:
+            raise StorageError(28, f"writing {folder / 'args.json'}: No space left")
+        real_fill(folder, contents)
+        filled.append(folder)
+
+    monkeypatch.setattr(reservation, "_fill_new_folder", disk_full_at_the_third)
+    sweep = project.write_sweep(
+        SLURM + "name: diskfull\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
+    )
+    monkeypatch.chdir(project.root)
+    code = main(["sweep", str(sweep)])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "reserving experiments for the sweep's points failed" in err
+    assert "No space left" in err
+    no_reservation_left(project)
+    queued = subprocess.run(
+        ["squeue", "-h", "-o", "%k"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "meticulous-slurm sweep diskfull" not in queued
+
+
 def test_a_job_killed_from_outside_is_cancelled_not_failed(project):
     project.hold(0.1)
     sweep = project.write_sweep(

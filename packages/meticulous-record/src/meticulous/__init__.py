@@ -26,7 +26,11 @@ from .experiment import Experiment
 from .running import current
 
 if TYPE_CHECKING:  # imported by __getattr__ when first used
-    from .reservation import reserve_experiment, reserve_experiments
+    from .reservation import (
+        allocate_reservations,
+        reserve_experiment,
+        reserve_experiments,
+    )
 
 __version__ = "0.1.0"
 
@@ -46,13 +50,14 @@ __all__ = [
     "StorageError",
     "UnsafePathError",
     "UnserialisableValueError",
+    "allocate_reservations",
     "current",
     "reserve_experiment",
     "reserve_experiments",
 ]
 
 
-_LAUNCHER_API = ("reserve_experiment", "reserve_experiments")
+_LAUNCHER_API = ("allocate_reservations", "reserve_experiment", "reserve_experiments")
 
 
 def __getattr__(name: str) -> object:

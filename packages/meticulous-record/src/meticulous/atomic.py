@@ -38,19 +38,29 @@ def write_bytes_atomic(path: PathLike, data: bytes, *, sync: bool = True) -> Non
     target = Path(path)
     folder = open_directory(target.parent)
     try:
-        temporary = _create_temporary(folder, target.name)
-        try:
-            _write_all(temporary[0], data, sync)
-            os.replace(temporary[1], target.name, src_dir_fd=folder, dst_dir_fd=folder)
-        except BaseException as error:
-            _remove_quietly(folder, temporary[1])
-            if isinstance(error, OSError):
-                failure = disk_full_error(f"writing {target}", error)
-                if failure is not error:
-                    raise failure from None
-            raise
+        replace_in_directory(folder, target.name, data, shown=target, sync=sync)
     finally:
         os.close(folder)
+
+
+def replace_in_directory(
+    folder: int, name: str, data: bytes, *, shown: PathLike, sync: bool = True
+) -> None:
+    """:func:`write_bytes_atomic` of ``name`` in the directory open as
+    ``folder``, for a writer that has the folder open already (a batch of
+    reservations writes four files in each new folder). ``shown`` is the
+    path an error names."""
+    temporary = _create_temporary(folder, name)
+    try:
+        _write_all(temporary[0], data, sync)
+        os.replace(temporary[1], name, src_dir_fd=folder, dst_dir_fd=folder)
+    except BaseException as error:
+        _remove_quietly(folder, temporary[1])
+        if isinstance(error, OSError):
+            failure = disk_full_error(f"writing {shown}", error)
+            if failure is not error:
+                raise failure from None
+        raise
 
 
 def write_fully(fd: int, data: bytes) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .atomic import disk_full_error, write_bytes_atomic, write_fully
+from .atomic import disk_full_error, replace_in_directory, write_fully
 from .exceptions import InvalidExperimentError, MeticulousError
 from .filenames import ARGS_FILE, METADATA_FILE, STATUS_FILE
 from .handover import (  # noqa: F401 - the job's side, re-exported
@@ -95,7 +95,68 @@ def reserve_experiments(
     back fails those jobs however durable their folders are): ``syncfs``
     flushes every writer's data on the file system, and on a busy login node
     it took longer than the rest of a 1,000-point submission.
+
+    This is :func:`allocate_reservations` followed by its ``fill``; a
+    launcher with other work to do before it submits can do it meanwhile.
     """
+    batch = allocate_reservations(
+        experiments_directory,
+        args_list,
+        launcher=launcher,
+        githead_sha=githead_sha,
+        description=description,
+        note=note,
+    )
+    batch.fill(sync=sync)
+    return batch.ids
+
+
+class ReservationBatch:
+    """Ids allocated for a batch whose folders exist but are still empty.
+
+    Allocating is quick (one lock, one ``mkdir`` per id); writing the folders
+    is most of a batch's cost, and a launcher can do it while it prepares
+    its submission (in another thread: the work is system calls), as long as
+    :meth:`fill` has returned before any job is submitted (spec section 5).
+    Until then the folders are ones being created (spec 12.5), which no
+    reader mistakes for reservations.
+    """
+
+    def __init__(
+        self, directory: Path, ids: list[str], files: list[list[tuple[str, bytes]]]
+    ) -> None:
+        self.directory = directory
+        self.ids = ids
+        self._files = files
+
+    def fill(self, *, sync: bool = True) -> None:
+        """Write every folder, ``STATUS`` last (see :func:`reserve_experiments`
+        for ``sync``). On any failure every folder of the batch is removed,
+        whole or not, and the error raised: a batch is reserved all or none."""
+        if not self.ids:
+            return
+        try:
+            for experiment_id, contents in zip(self.ids, self._files):
+                _fill_new_folder(self.directory / experiment_id, contents)
+            if sync:
+                _make_durable(self.directory, self.ids, self._files)
+        except BaseException:
+            _remove_reservations(self.directory, self.ids)
+            raise
+
+
+def allocate_reservations(
+    experiments_directory: str | os.PathLike[str],
+    args_list: Sequence[Mapping[str, Any]],
+    *,
+    launcher: LauncherInfo | Sequence[LauncherInfo] | None = None,
+    githead_sha: str | None = None,
+    description: str = "",
+    note: str | Sequence[str] = "",
+) -> ReservationBatch:
+    """The first half of :func:`reserve_experiments` (same arguments): check
+    and serialise every point, then allocate the ids and create their empty
+    folders. Call the batch's ``fill`` before submitting any job."""
     if isinstance(args_list, Mapping) or not isinstance(args_list, Sequence):
         raise InvalidExperimentError(
             f"args_list must be a list of args dicts, not {type(args_list).__name__}"
@@ -111,19 +172,9 @@ def reserve_experiments(
         )
         for index, args in enumerate(args_list)
     ]
-    if not files:
-        return []
     directory = Path(experiments_directory)
-    experiment_ids = allocate_ids(directory, len(files))
-    try:
-        for experiment_id, contents in zip(experiment_ids, files):
-            _fill_new_folder(directory / experiment_id, contents)
-        if sync:
-            _make_durable(directory, experiment_ids, files)
-    except BaseException:
-        _remove_reservations(directory, experiment_ids)
-        raise
-    return experiment_ids
+    experiment_ids = allocate_ids(directory, len(files)) if files else []
+    return ReservationBatch(directory, experiment_ids, files)
 
 
 def _per_point(what: str, given: Any, count: int, kind: type) -> list[Any]:
@@ -192,7 +243,8 @@ def _fill_new_folder(folder: Path, contents: list[tuple[str, bytes]]) -> None:
     place, exclusively (``O_EXCL`` never follows a planted link), instead of
     through a temporary file and a rename: a third of the system calls of a
     1,000-point sweep. ``STATUS``, which makes it a reservation, comes last
-    and is an atomic replace, so a folder that says QUEUED is whole.
+    and is an atomic replace, so a folder that says QUEUED is whole. The
+    folder is opened once (never through a link) for all of it.
     """
     *plain, (status_name, status) = contents
     descriptor = open_directory(folder)
@@ -206,9 +258,11 @@ def _fill_new_folder(folder: Path, contents: list[tuple[str, bytes]]) -> None:
                     os.close(fd)
             except OSError as error:
                 raise disk_full_error(f"writing {folder / name}", error) from None
+        replace_in_directory(
+            descriptor, status_name, status, shown=folder / status_name, sync=False
+        )
     finally:
         os.close(descriptor)
-    write_bytes_atomic(folder / status_name, status, sync=False)
 
 
 # O_CREAT with O_EXCL fails on any existing name, a link too

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,9 +56,18 @@ class Backend(ABC):
 
     @abstractmethod
     def submit(
-        self, record: SweepRecord, sweep_folder: Path, indices: list[int]
+        self,
+        record: SweepRecord,
+        sweep_folder: Path,
+        indices: list[int],
+        ready: Callable[[], None] | None = None,
     ) -> Submitted:
-        """Start the points ``indices`` of ``record``; raise on refusal."""
+        """Start the points ``indices`` of ``record``; raise on refusal.
+
+        ``ready``, when given, finishes what the points need (their folders,
+        the frozen code) and raises if that failed; it is called once, as
+        late as possible but before any point can start.
+        """
 
     @abstractmethod
     def states(self, record: SweepRecord, sweep_folder: Path) -> dict[int, JobState]:

@@ -13,16 +13,28 @@ from __future__ import annotations
 import os
 import pwd
 import re
+from typing import Any
 
+from .background import run_concurrently
 from .slurmstate import run_command
 
 
 def cluster_problems(slurm: dict, count: int) -> list[str]:
-    """What sbatch would refuse about this request for ``count`` array tasks."""
+    """What sbatch would refuse about this request for ``count`` array tasks.
+
+    Only what the request names is asked, and every tool at the same time.
+    """
+    partition, account, qos = (
+        slurm.get(key) for key in ("partition", "account", "qos")
+    )
+    known, limit, accounts, known_qos = run_concurrently(
+        partitions if partition else _unasked,
+        max_array_size if count > 1 else _unasked,
+        user_accounts if account else _unasked,
+        qos_names if qos else _unasked,
+    )
     problems = []
-    partition = slurm.get("partition")
     if partition:
-        known = partitions()
         wanted = [p for p in str(partition).split(",") if p]
         unknown = [p for p in wanted if known is not None and p not in known]
         if unknown:
@@ -30,29 +42,26 @@ def cluster_problems(slurm: dict, count: int) -> list[str]:
                 f"partition '{','.join(unknown)}' does not exist on this cluster"
                 f" (partitions: {', '.join(sorted(known or ()))})"
             )
-    limit = max_array_size()
     if limit is not None and count > 1 and count > limit:
         problems.append(
             f"{count} points do not fit one job array: the cluster's MaxArraySize is"
             f" {limit} (array indices 0 to {limit - 1}); split the sweep, or ask the"
             " administrators to raise MaxArraySize"
         )
-    account = slurm.get("account")
-    if account:
-        accounts = user_accounts()
-        if accounts is not None and str(account) not in accounts:
-            problems.append(
-                f"account '{account}' is not one of yours"
-                f" (yours: {', '.join(sorted(accounts)) or 'none'})"
-            )
-    qos = slurm.get("qos")
-    if qos:
-        known_qos = qos_names()
-        if known_qos is not None and str(qos) not in known_qos:
-            problems.append(
-                f"QOS '{qos}' does not exist (QOS: {', '.join(sorted(known_qos))})"
-            )
+    if account and accounts is not None and str(account) not in accounts:
+        problems.append(
+            f"account '{account}' is not one of yours"
+            f" (yours: {', '.join(sorted(accounts)) or 'none'})"
+        )
+    if qos and known_qos is not None and str(qos) not in known_qos:
+        problems.append(
+            f"QOS '{qos}' does not exist (QOS: {', '.join(sorted(known_qos))})"
+        )
     return problems
+
+
+def _unasked() -> Any:
+    return None
 
 
 def partitions() -> set[str] | None:

@@ -11,15 +11,18 @@ so a refused sweep leaves no experiment behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meticulous.status import QUEUED
 
 from .backend import Backend, resolve_backend
+from .background import Background
 from .errors import SubmissionError, SweepError
 from .folders import read_status, was_claimed
 from .model import Sweep
@@ -36,6 +39,9 @@ from .record import (
     write_record,
 )
 from .snapshot import SweepSource, inspect_repo, make_snapshot, refuse_if_dirty
+
+if TYPE_CHECKING:
+    from meticulous.reservation import ReservationBatch
 
 
 @dataclass(frozen=True)
@@ -82,12 +88,18 @@ def plan_sweep(sweep: Sweep, name: str | None = None, *, dry_run: bool = False) 
     points = expand_points(sweep)
     explicit = name or sweep.name
     name = check_sweep_name(explicit or default_sweep_name(sweep.stem))
-    repo = inspect_repo(sweep.project_directory, exclude=sweep.experiments_directory)
-    refuse_if_dirty(repo, sweep.allow_dirty)
     slurm = dict(sweep.slurm)
     slurm.setdefault("job_name", short_job_name(sweep.stem))
     slurm.setdefault("comment", f"meticulous-slurm sweep {name}")
-    problems = backend.problems(slurm, len(points))
+    # The cluster's answers and git's, at the same time.
+    asking = Background(backend.problems, slurm, len(points))
+    repo = inspect_repo(
+        sweep.project_directory,
+        exclude=sweep.experiments_directory,
+        untracked=sweep.allow_dirty,
+    )
+    refuse_if_dirty(repo, sweep.allow_dirty)
+    problems = asking.wait()
     if problems:
         raise SweepError(
             "the cluster would refuse this sweep:\n  " + "\n  ".join(problems)
@@ -116,7 +128,13 @@ def short_job_name(stem: str) -> str:
 
 
 def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
-    """Reserve and submit every point; return the sweep's folder and record."""
+    """Reserve and submit every point; return the sweep's folder and record.
+
+    The slow parts overlap: the code is frozen (git) while the ids are
+    allocated, and the folders are written while submitit pickles the
+    tasks; both are finished before ``sbatch`` runs (the backend's
+    ``ready``), and undone if the submission fails.
+    """
     sweep = plan.sweep
     try:
         plan.experiments_directory.mkdir(parents=True, exist_ok=True)
@@ -127,13 +145,9 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
     name, folder = create_sweep_folder(
         plan.experiments_directory, plan.name, explicit=plan.explicit_name
     )
-    try:
-        code_directory = make_snapshot(
-            plan.repo, folder / "code", allow_dirty=sweep.allow_dirty
-        )
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+    snapshot = Background(
+        make_snapshot, plan.repo, folder / "code", allow_dirty=sweep.allow_dirty
+    )
     slurm = dict(plan.slurm_parameters)
     if name != plan.name:
         slurm["comment"] = f"meticulous-slurm sweep {name}"
@@ -145,7 +159,7 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
         executor=plan.backend.name,
         experiments_directory=str(plan.experiments_directory),
         project_directory=str(sweep.project_directory),
-        code_directory=str(code_directory),
+        code_directory=str(folder / "code" / plan.repo.project_relative),
         githead_sha=plan.repo.sha,
         dirty=plan.repo.dirty,
         command=list(sweep.command),
@@ -154,47 +168,66 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
         max_parallel=plan.max_parallel,
         submitit_folder=str(folder / "submitit"),
     )
-    reserve_points(plan, record, folder)
     try:
-        submit_points(folder, record, list(range(len(plan.points))), kind="sweep")
-    except SubmissionError:
+        batch = reserve_points(plan, record)
+    except BaseException:
+        snapshot.settle()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    filling = Background(batch.fill, sync=False)
+
+    def ready() -> None:
+        try:
+            filling.wait()
+        except Exception as error:  # the batch removed its folders
+            raise SubmissionError(
+                f"reserving experiments for the sweep's points failed: {error}"
+            ) from error
+        snapshot.wait()
+
+    try:
+        submit_points(
+            folder, record, list(range(len(plan.points))), kind="sweep", ready=ready
+        )
+    except (SubmissionError, SweepError):
         # Nothing of this sweep ever ran: no record either, only the message.
+        snapshot.settle()
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return folder, record
 
 
-def reserve_points(plan: Plan, record: SweepRecord, folder: Path) -> None:
-    """One reserved experiment folder per point (SPEC §5), in point order.
+def reserve_points(plan: Plan, record: SweepRecord) -> ReservationBatch:
+    """One reserved experiment folder per point (SPEC §5), in point order:
+    the ids now, the folders' contents by the batch's ``fill``.
 
-    One batch call: the recorder takes the ids lock once instead of once per
-    point. It reserves all points or none, so a failure leaves nothing to
+    One batch: the recorder takes the ids lock once instead of once per
+    point, and reserves all points or none, so a failure leaves nothing to
     cancel. No sync: submitit does not fsync the pickles the jobs start from,
     so a crash before the kernel's write-back fails the jobs whatever state
     their folders are in, and ``syncfs`` waits for every writer of the file
     system (the slowest step of a 1,000-point sweep on a busy machine).
     """
-    from meticulous import reserve_experiments
+    from meticulous import allocate_reservations
 
     count = len(plan.points)
     try:
-        experiment_ids = reserve_experiments(
+        batch = allocate_reservations(
             str(plan.experiments_directory),
             [recorded_args(point) for point in plan.points],
             launcher=[record.launcher_info(index) for index in range(count)],
             githead_sha=record.githead_sha,
             note=[f"sweep {record.name} point {index}" for index in range(count)],
-            sync=False,
         )
     except Exception as error:
-        shutil.rmtree(folder, ignore_errors=True)
         raise SubmissionError(
             f"reserving experiments for the sweep's points failed: {error}"
         ) from error
     record.points = [
         PointRecord(index, point, plan.argv(index), experiment_id)
-        for index, (point, experiment_id) in enumerate(zip(plan.points, experiment_ids))
+        for index, (point, experiment_id) in enumerate(zip(plan.points, batch.ids))
     ]  # written by submit_points, before it submits
+    return batch
 
 
 def submit_points(
@@ -204,28 +237,36 @@ def submit_points(
     *,
     kind: str,
     restore: dict[int, str] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> list[str]:
     """Submit the given points of a recorded sweep; returns their job ids.
 
     When the backend refuses, every folder of this submission that no job
     claimed is released (removed; ids are never reused, SPEC §4) or, for a
     resubmission, given back the ``STATUS`` text in ``restore``; the record
-    notes the refusal, and SubmissionError is raised.
+    notes the refusal, and SubmissionError is raised. ``ready`` finishes
+    the points' folders and code (see Backend.submit); what it raises is
+    raised, after the same release.
     """
     from .backend import backend_named
 
     backend = backend_named(record.executor)
     submission = Submission(time=now_iso(), kind=kind, points=list(indices))
-    write_record(folder, record)  # a local queue reads the points from it
+    # A local queue reads the points from it; written again, durably, once
+    # the submission is made or refused.
+    write_record(folder, record, sync=False)
     try:
-        submitted = backend.submit(record, folder, indices)
+        submitted = backend.submit(record, folder, indices, ready)
     except Exception as error:
+        if ready is not None:  # the folders are whole, or gone, before the release
+            with contextlib.suppress(Exception):
+                ready()
         reason = f"{backend.where} refused the submission: {_first_line(error)}"
         released = release_points(record, indices, restore or {})
         submission.error = str(error)
         record.submissions.append(submission)
         write_record(folder, record)
-        if isinstance(error, SweepError):
+        if isinstance(error, (SweepError, SubmissionError)):
             raise
         note = f" ({released} reserved folders released)" if released else ""
         raise SubmissionError(reason + note) from error

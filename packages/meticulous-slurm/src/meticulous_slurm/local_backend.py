@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +39,14 @@ class LocalBackend(Backend):
         )
 
     def submit(
-        self, record: SweepRecord, sweep_folder: Path, indices: list[int]
+        self,
+        record: SweepRecord,
+        sweep_folder: Path,
+        indices: list[int],
+        ready: Callable[[], None] | None = None,
     ) -> Submitted:
+        if ready is not None:
+            ready()
         return Submitted(local_queue_pid=start_local_queue(sweep_folder, indices))
 
     def states(self, record: SweepRecord, sweep_folder: Path) -> dict[int, JobState]:

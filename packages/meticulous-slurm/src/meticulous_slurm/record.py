@@ -245,10 +245,15 @@ def create_sweep_folder(
             candidate = f"{name}-{suffix}"
 
 
-def write_record(folder: Path, record: SweepRecord) -> None:
+def write_record(folder: Path, record: SweepRecord, *, sync: bool = True) -> None:
     """Atomically; the record holds JSON types only, so the stdlib encoder
-    (no readable-form conversion as the recorder's values need) is enough."""
-    write_text_atomic(folder / RECORD_FILE, record_text(record))
+    (no readable-form conversion as the recorder's values need) is enough.
+
+    ``sync=False`` for a record that nothing submitted depends on yet (the
+    one written just before a submission): its fsync made the file system
+    commit the folders being written meanwhile, and waited for them.
+    """
+    write_text_atomic(folder / RECORD_FILE, record_text(record), sync=sync)
 
 
 def record_text(record: SweepRecord) -> str:

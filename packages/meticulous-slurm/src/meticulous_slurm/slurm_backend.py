@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +16,8 @@ from .slurmparams import signal_delay_warning
 from .slurmstate import JobState, cancel_jobs, query_job_states
 
 if TYPE_CHECKING:
-    import submitit
-
     from .record import SweepRecord
+    from .slurm_executor import SweepExecutor
 
 
 class SlurmBackend(Backend):
@@ -71,14 +71,16 @@ class SlurmBackend(Backend):
         )
         return f"# sbatch script for the job array of {count} tasks\n{script}\n"
 
-    def executor(self, record: SweepRecord) -> submitit.SlurmExecutor:
+    def executor(
+        self, record: SweepRecord, ready: Callable[[], None] | None = None
+    ) -> SweepExecutor:
         """submitit's SlurmExecutor for the record; its parameters are checked here."""
-        import submitit
+        from .slurm_executor import SweepExecutor
 
         self.require_tools()
         try:
-            executor = submitit.SlurmExecutor(
-                folder=record.submitit_folder, max_num_timeout=record.max_requeues
+            executor = SweepExecutor(
+                record.submitit_folder, record.max_requeues, ready=ready
             )
             executor.update_parameters(**record.slurm_parameters)
         except (ValueError, RuntimeError) as error:
@@ -86,14 +88,22 @@ class SlurmBackend(Backend):
         return executor
 
     def submit(
-        self, record: SweepRecord, sweep_folder: Path, indices: list[int]
+        self,
+        record: SweepRecord,
+        sweep_folder: Path,
+        indices: list[int],
+        ready: Callable[[], None] | None = None,
     ) -> Submitted:
+        """One ``map_array``: submitit pickles a task per point, and the
+        executor calls ``ready`` between the pickling and ``sbatch``, so
+        the two overlap."""
         from .job import PointRunner
 
-        executor = self.executor(record)
+        executor = self.executor(record, ready)
         jobs = executor.map_array(
             PointRunner(), [record.point_spec(index) for index in indices]
         )
+        executor.wait_until_ready()  # done already; the record is written next
         job_ids = [job.job_id for job in jobs]
         # submitit submits a single point as a plain job, more as an array
         return Submitted(job_ids=job_ids, slurm_job_id=job_ids[0].split("_")[0])

@@ -8,6 +8,7 @@ unknown and the folders' STATUS files are all there is to go by.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -55,6 +56,9 @@ class JobState:
     state: str  # first word of SLURM's state: "CANCELLED by 0" -> "CANCELLED"
     exit_code: str = ""  # sacct's "code:signal"; empty for live jobs
     step: str = ""  # the step whose state this is, when not the job's own
+    # The array's shared record, which only tasks that never started share:
+    # true of a folder still QUEUED, not of one a run claimed.
+    shared: bool = False
 
     @property
     def live(self) -> bool:
@@ -94,9 +98,23 @@ def query_job_states(job_ids: Iterable[str]) -> dict[str, JobState]:
     if missing:
         finished = _sacct(sorted({job_id.split("_")[0] for job_id in missing}))
         for job_id in missing:
-            if job_id in finished:
-                states[job_id] = finished[job_id]
+            known = finished.get(job_id) or _array_record_state(job_id, finished)
+            if known is not None:
+                states[job_id] = known
     return {job_id: states[job_id] for job_id in wanted if job_id in states}
+
+
+def _array_record_state(job_id: str, finished: dict[str, JobState]) -> JobState | None:
+    """The state of an array task that sacct lists only under the array's
+    own id: the tasks that never started share the array's record, and for
+    a while after such a task is cancelled (``scancel 316_1`` while 316_0
+    runs, ``%1``) accounting shows that record as ``316|CANCELLED by 0``
+    before it names it ``316_1``. Tasks with a record of their own are
+    listed as ``316_0`` once accounting has them, so the shared record
+    speaks only for a task that never started (``JobState.shared``)."""
+    parent, underscore, _ = job_id.partition("_")
+    state = finished.get(parent) if underscore else None
+    return dataclasses.replace(state, shared=True) if state is not None else None
 
 
 def cancel_jobs(job_ids: Iterable[str]) -> str | None:
@@ -158,7 +176,18 @@ def _sacct(parents: list[str]) -> dict[str, JobState]:
 
 
 def parse_sacct(text: str) -> dict[str, JobState]:
+    """One state per job id, from ``sacct -n -P -o JobID,State,ExitCode``.
+
+    A job array's own record, the one its tasks share until they start,
+    is listed as a range (``425_[0-1%1]``) and may still name tasks that
+    have started since and have a line of their own: when a pending task is
+    cancelled before accounting has updated the range, it stays
+    ``425_[0-1%1]|CANCELLED`` for good, beside ``425_0|COMPLETED``. A task's
+    own line therefore always wins, and what the range says is marked
+    ``shared`` (true only of tasks that never started).
+    """
     jobs: dict[str, JobState] = {}
+    shared: dict[str, JobState] = {}
     steps: dict[str, list[JobState]] = {}
     for line in text.splitlines():
         fields = line.strip().split("|")
@@ -169,10 +198,15 @@ def parse_sacct(text: str) -> dict[str, JobState]:
         if step:
             steps.setdefault(job_id, []).append(JobState(state, fields[2], step))
             continue
-        for expanded in expand_job_id(job_id):
-            jobs[expanded] = JobState(state, fields[2])
+        expanded = expand_job_id(job_id)
+        if expanded == [job_id]:
+            jobs[job_id] = JobState(state, fields[2])
+        else:
+            for task in expanded:
+                shared[task] = JobState(state, fields[2], shared=True)
     return {
-        job_id: _with_steps(job, steps.get(job_id, [])) for job_id, job in jobs.items()
+        job_id: _with_steps(job, steps.get(job_id, []))
+        for job_id, job in {**shared, **jobs}.items()
     }
 
 

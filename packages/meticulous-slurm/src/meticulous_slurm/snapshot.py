@@ -14,11 +14,13 @@ sees; the recorder then records the patch itself.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .background import run_concurrently
 from .errors import SweepError
 
 
@@ -32,7 +34,7 @@ class SweepSource:
     project_relative: Path  # the project directory inside it
     sha: str
     changed: tuple[str, ...]  # tracked files with uncommitted changes
-    untracked: tuple[str, ...]  # untracked, not ignored
+    untracked: tuple[str, ...]  # untracked, not ignored (when asked for)
 
     @property
     def dirty(self) -> bool:
@@ -46,9 +48,18 @@ def _git(directory: Path, *args: str) -> str:
 
 def _git_bytes(directory: Path, *args: str) -> bytes:
     """git's output as git wrote it (a binary patch is not text)."""
-    completed = subprocess.run(
+    return _checked(_run_git(directory, *args), args, directory)
+
+
+def _run_git(directory: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         ["git", "-C", str(directory), *args], capture_output=True, check=False
     )
+
+
+def _checked(
+    completed: subprocess.CompletedProcess, args: tuple[str, ...], directory: Path
+) -> bytes:
     if completed.returncode != 0:
         stderr = completed.stderr.decode(errors="replace")
         raise SweepError(
@@ -57,53 +68,67 @@ def _git_bytes(directory: Path, *args: str) -> bytes:
     return completed.stdout
 
 
+# What inspect_repo asks, all at once from the project directory: the top of
+# the work tree and HEAD in one call (it prints the top even when HEAD has no
+# commit), the changed files (diff names them from the top), the untracked
+# ones (``:/`` and --full-name: the whole tree, named from the top).
+_TOP_AND_HEAD = ("rev-parse", "--show-toplevel", "--verify", "HEAD^{commit}")
+_CHANGED = ("diff", "--name-only", "-z", "HEAD")
+_UNTRACKED = ("ls-files", "--others", "--exclude-standard", "-z", "--full-name", ":/")
+
+
 def inspect_repo(
-    project_directory: Path, *, exclude: Path | None = None
+    project_directory: Path,
+    *,
+    exclude: Path | None = None,
+    untracked: bool = False,
 ) -> SweepSource:
     """Read the state of the repo holding ``project_directory``.
 
-    ``exclude`` (the experiments directory) is left out of the untracked
-    files: experiment folders inside the project are output, not code.
+    The untracked files are listed only when asked (``untracked``: the
+    snapshot copies them for ``allow_dirty``, and nothing else needs them);
+    ``exclude`` (the experiments directory) is left out of them: experiment
+    folders inside the project are output, not code.
     """
     if not project_directory.is_dir():
         raise SweepError(f"project directory {project_directory} does not exist")
     if shutil.which("git") is None:
         raise SweepError("git is not installed: a sweep needs it to freeze the code")
-    probe = subprocess.run(
-        ["git", "-C", str(project_directory), "rev-parse", "--show-toplevel"],
-        capture_output=True,
-        text=True,
-        check=False,
+    queries = (
+        (_TOP_AND_HEAD, _CHANGED, _UNTRACKED)
+        if untracked
+        else (_TOP_AND_HEAD, _CHANGED)
     )
-    if probe.returncode != 0:
+    answers = run_concurrently(
+        *(functools.partial(_run_git, project_directory, *args) for args in queries)
+    )
+    top_and_head, changed = answers[:2]
+    lines = top_and_head.stdout.decode(errors="surrogateescape").splitlines()
+    if not lines:
         raise SweepError(
             f"project directory {project_directory} is not inside a git repository"
             " (a sweep runs a committed version of the code)"
         )
-    root = Path(probe.stdout.strip()).resolve()
-    head = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--verify", "HEAD^{commit}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if head.returncode != 0:
+    root = Path(lines[0]).resolve()
+    if top_and_head.returncode != 0 or len(lines) < 2:
         raise SweepError(
             f"the repository {root} has no commit yet: commit the code first"
         )
-    changed = _git(root, "diff", "--name-only", "-z", "HEAD")
-    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z")
-    excluded = exclude.resolve() if exclude is not None else None
-    untracked_files = [
-        name
-        for name in untracked.split("\0")
-        if name and not (excluded and _is_inside(root / name, excluded))
-    ]
+    changed_names = _checked(changed, _CHANGED, root).decode(errors="surrogateescape")
+    untracked_files: list[str] = []
+    if untracked:
+        names = _checked(answers[2], _UNTRACKED, root).decode(errors="surrogateescape")
+        excluded = exclude.resolve() if exclude is not None else None
+        untracked_files = [
+            name
+            for name in names.split("\0")
+            if name and not (excluded and _is_inside(root / name, excluded))
+        ]
     return SweepSource(
         root=root,
         project_relative=project_directory.resolve().relative_to(root),
-        sha=head.stdout.strip(),
-        changed=tuple(name for name in changed.split("\0") if name),
+        sha=lines[1].strip(),
+        changed=tuple(name for name in changed_names.split("\0") if name),
         untracked=tuple(untracked_files),
     )
 
@@ -120,18 +145,14 @@ def refuse_if_dirty(state: SweepSource, allow_dirty: bool) -> None:
 
 def make_snapshot(state: SweepSource, destination: Path, *, allow_dirty: bool) -> Path:
     """Check out ``state.sha`` into ``destination``; return the project directory in it."""
-    subprocess.run(
-        [
-            "git",
-            "clone",
-            "--quiet",
-            "--shared",
-            "--no-checkout",
-            str(state.root),
-            str(destination),
-        ],
-        check=True,
-        capture_output=True,
+    _git_bytes(
+        state.root,
+        "clone",
+        "--quiet",
+        "--shared",
+        "--no-checkout",
+        str(state.root),
+        str(destination),
     )
     _git(
         destination,

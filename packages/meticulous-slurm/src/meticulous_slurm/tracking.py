@@ -79,6 +79,8 @@ def _point_status(
     point = record.points[index]
     folder = record.folder_of(index)
     word, message = read_status(folder)
+    if state is not None and state.shared and word != QUEUED:
+        state = None  # the array's record is not this started run's
     if state is not None and not state.live and reconcile:
         word, message = reconcile_folder(folder, word, point.latest_job_id, state)
     if state is not None and state.live:
