@@ -270,6 +270,11 @@ def submit_points(
             raise
         note = f" ({released} reserved folders released)" if released else ""
         raise SubmissionError(reason + note) from error
+    except BaseException:  # Ctrl-C: sbatch may have run, so nothing is released
+        if ready is not None:  # but no folder is left half-written
+            with contextlib.suppress(Exception):
+                ready()
+        raise
     submission.slurm_job_id = submitted.slurm_job_id
     submission.local_queue_pid = submitted.local_queue_pid
     for index, job_id in zip(indices, submitted.job_ids):
