@@ -180,9 +180,7 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
         try:
             filling.wait()
         except Exception as error:  # the batch removed its folders
-            raise SubmissionError(
-                f"reserving experiments for the sweep's points failed: {error}"
-            ) from error
+            raise _reservation_failed(error) from error
         snapshot.wait()
 
     try:
@@ -220,14 +218,18 @@ def reserve_points(plan: Plan, record: SweepRecord) -> ReservationBatch:
             note=[f"sweep {record.name} point {index}" for index in range(count)],
         )
     except Exception as error:
-        raise SubmissionError(
-            f"reserving experiments for the sweep's points failed: {error}"
-        ) from error
+        raise _reservation_failed(error) from error
     record.points = [
         PointRecord(index, point, plan.argv(index), experiment_id)
         for index, (point, experiment_id) in enumerate(zip(plan.points, batch.ids))
     ]  # written by submit_points, before it submits
     return batch
+
+
+def _reservation_failed(error: Exception) -> SubmissionError:
+    return SubmissionError(
+        f"reserving experiments for the sweep's points failed: {error}"
+    )
 
 
 def submit_points(
@@ -257,10 +259,12 @@ def submit_points(
     write_record(folder, record, sync=False)
     try:
         submitted = backend.submit(record, folder, indices, ready)
-    except Exception as error:
-        if ready is not None:  # the folders are whole, or gone, before the release
+    except BaseException as error:
+        if ready is not None:  # the folders are whole, or gone, before anything else
             with contextlib.suppress(Exception):
                 ready()
+        if not isinstance(error, Exception):
+            raise  # Ctrl-C: sbatch may have run, so nothing is released
         reason = f"{backend.where} refused the submission: {_first_line(error)}"
         released = release_points(record, indices, restore or {})
         submission.error = str(error)
@@ -270,11 +274,6 @@ def submit_points(
             raise
         note = f" ({released} reserved folders released)" if released else ""
         raise SubmissionError(reason + note) from error
-    except BaseException:  # Ctrl-C: sbatch may have run, so nothing is released
-        if ready is not None:  # but no folder is left half-written
-            with contextlib.suppress(Exception):
-                ready()
-        raise
     submission.slurm_job_id = submitted.slurm_job_id
     submission.local_queue_pid = submitted.local_queue_pid
     for index, job_id in zip(indices, submitted.job_ids):
