@@ -78,6 +78,22 @@ def test_a_stale_claim_is_taken_over(shared, host, age, state):
     assert [n for n in os.listdir(folder) if n.startswith(".claim")] == []
 
 
+def test_a_takeover_abandoned_by_a_killed_writer_does_not_block_the_folder(shared):
+    """A writer SIGKILLed inside its takeover leaves .claim-takeover-<token>
+    behind; naming a dead pid of this host, it is cleared at once, not after
+    L(5) = 70 s (spec 12.4)."""
+    project, folder = shared
+    gone = 2**22 + 12345  # above the default pid_max: no such process
+    plant_claim(folder, host=os.uname().nodename, pid=gone, age=1)
+    (folder / ".claim-takeover-00112233aabbccdd").write_text(
+        f"{os.uname().nodename} {gone}\n"
+    )
+    done = run(project, "train.py")  # gave up after 10 s of patience before
+    assert done.returncode == 0, done.stderr
+    assert len(read_json(folder / "metadata.json")["resumes"]) == 1
+    assert [n for n in os.listdir(folder) if n.startswith(".claim")] == []
+
+
 def test_the_heartbeat_keeps_the_claim_fresh(shared):
     project, folder = shared
     running = start(

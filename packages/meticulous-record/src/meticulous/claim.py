@@ -102,7 +102,7 @@ def take_claim(folder: Path, host: str, pid: int, interval: float) -> Claim:
                 continue  # released since: try again
             if _is_alive(found, host):
                 raise _in_use(folder, _owner_line(directory, found[0]))
-            if not _take_over(directory, found):
+            if not _take_over(directory, found, host, pid):
                 time.sleep(delay)  # another writer is taking it over
                 delay = min(delay * 2, 0.05)
     finally:
@@ -166,24 +166,28 @@ def _create_exclusive(directory: int, data: bytes) -> bool:
     return True
 
 
-def _take_over(directory: int, stale: tuple[bytes, float, int]) -> bool:
+def _take_over(
+    directory: int, stale: tuple[bytes, float, int], host: str, pid: int
+) -> bool:
     """Remove the stale claim if this writer wins the right to (spec 12.4);
     False when another writer holds that right."""
     identity = _identity(stale)
     mutex = f"{TAKEOVER_PREFIX}{identity}"
     try:
-        os.close(
-            os.open(
-                mutex,
-                os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FLAGS,
-                0o666,
-                dir_fd=directory,
-            )
+        fd = os.open(
+            mutex,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FLAGS,
+            0o666,
+            dir_fd=directory,
         )
     except FileExistsError:
-        _clear_abandoned(directory, mutex)
+        _clear_abandoned(directory, mutex, host)
         return False
     try:
+        try:
+            write_fully(fd, f"{host} {pid}\n".encode())  # who holds the right
+        finally:
+            os.close(fd)
         again = _read(directory, CLAIM)
         if again is not None and _identity(again) == identity:
             os.unlink(CLAIM, dir_fd=directory)
@@ -195,14 +199,19 @@ def _take_over(directory: int, stale: tuple[bytes, float, int]) -> bool:
     return True
 
 
-def _clear_abandoned(directory: int, mutex: str) -> None:
-    """A takeover whose writer died halfway leaves its mutex: stale after L."""
-    try:
-        made = os.stat(mutex, dir_fd=directory, follow_symlinks=False).st_mtime
-        if time.time() - made > staleness_limit():
+def _clear_abandoned(directory: int, mutex: str, this_host: str) -> None:
+    """A takeover whose writer died halfway leaves its mutex (spec 12.4):
+    abandoned at once when its writer was on this host and is gone, else
+    after L. By rule 1 of spec 12.3, as a claim is (``_is_alive``)."""
+    found = _read(directory, mutex)
+    if found is None:
+        return  # finished meanwhile
+    content, made, _ = found
+    if _dead_here(content, this_host) or time.time() - made > staleness_limit():
+        try:
             os.unlink(mutex, dir_fd=directory)
-    except OSError:
-        pass
+        except OSError:
+            pass
 
 
 def _read(directory: int, name: str) -> tuple[bytes, float, int] | None:
@@ -234,11 +243,8 @@ def _identity(found: tuple[bytes, float, int]) -> str:
 def _is_alive(found: tuple[bytes, float, int], this_host: str) -> bool:
     """Rules 1 and 2 of spec 12.3, applied to the claim's own content."""
     content, mtime, _ = found
-    owner = content.split(b"\n", 1)[0].split()
-    if len(owner) >= 2 and owner[1].isdigit():
-        host = owner[0].decode("utf-8", "replace")
-        if host == this_host and not pid_is_alive(int(owner[1])):
-            return False
+    if _dead_here(content, this_host):
+        return False
     beat = parse_beat(content)
     if beat is not None and beat.state != "beat":
         return False
@@ -246,6 +252,18 @@ def _is_alive(found: tuple[bytes, float, int], this_host: str) -> bool:
         (beat.time, beat.interval) if beat else (mtime, DEFAULT_INTERVAL_SECONDS)
     )
     return time.time() - last <= staleness_limit(interval)
+
+
+def _dead_here(content: bytes, this_host: str) -> bool:
+    """Rule 1 of spec 12.3: the first line's ``<host> <pid>`` name this host
+    and a process that is gone."""
+    owner = content.split(b"\n", 1)[0].split()
+    return (
+        len(owner) >= 2
+        and owner[1].isdigit()
+        and owner[0].decode("utf-8", "replace") == this_host
+        and not pid_is_alive(int(owner[1]))
+    )
 
 
 def _owner_line(directory: int, content: bytes) -> bytes:
