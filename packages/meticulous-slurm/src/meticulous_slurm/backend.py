@@ -80,6 +80,10 @@ class Backend(ABC):
     def require_tools(self) -> None:
         """Raise SweepError when this machine cannot submit to the backend."""
 
+    def load(self) -> None:
+        """Import what submitting needs, ahead of time: a sweep does it
+        while its folders are being reserved, not after."""
+
     def warnings(self, slurm: dict[str, Any]) -> list[str]:
         """What is allowed but probably not meant."""
         return []

@@ -30,7 +30,6 @@ import shlex
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,28 +43,12 @@ from meticulous.status import ERROR, INTERRUPTED, QUEUED, RUNNING
 from submitit.core.utils import UncompletedJobError
 
 from .folders import read_status
+from .pointspec import PointSpec
 
 # How long a stopped command gets to record its INTERRUPTED status before it
 # is killed; well under submitit's default 90 s between USR2 and the kill
 # (METICULOUS_SLURM_STOP_GRACE_S overrides it, for a slow checkpoint).
 STOP_GRACE_S = 30
-
-
-@dataclass(frozen=True)
-class PointSpec:
-    """Everything one job needs; plain data so it pickles small."""
-
-    sweep: str
-    index: int
-    experiment_id: str
-    experiments_directory: str
-    code_directory: str
-    argv: tuple[str, ...]
-    launcher: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def folder(self) -> Path:
-        return Path(self.experiments_directory) / self.experiment_id
 
 
 class PointFailed(RuntimeError):

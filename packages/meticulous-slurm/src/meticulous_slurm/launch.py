@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from meticulous.status import QUEUED
 
@@ -38,10 +38,8 @@ from .record import (
     sweeps_directory,
     write_record,
 )
+from .reserving import Reservation, start_reservation
 from .snapshot import SweepSource, inspect_repo, make_snapshot, refuse_if_dirty
-
-if TYPE_CHECKING:
-    from meticulous.reservation import ReservationBatch
 
 
 @dataclass(frozen=True)
@@ -130,10 +128,11 @@ def short_job_name(stem: str) -> str:
 def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
     """Reserve and submit every point; return the sweep's folder and record.
 
-    The slow parts overlap: the code is frozen (git) while the ids are
-    allocated, and the folders are written while submitit pickles the
-    tasks; both are finished before ``sbatch`` runs (the backend's
-    ``ready``), and undone if the submission fails.
+    The slow parts overlap: a child process allocates the ids and writes
+    the folders (reserving.py) while this one freezes the code (git, in a
+    thread), imports submitit and pickles the tasks; both are finished
+    before ``sbatch`` runs (the backend's ``ready``), and undone if the
+    submission fails.
     """
     sweep = plan.sweep
     try:
@@ -144,9 +143,6 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
         ) from None
     name, folder = create_sweep_folder(
         plan.experiments_directory, plan.name, explicit=plan.explicit_name
-    )
-    snapshot = Background(
-        make_snapshot, plan.repo, folder / "code", allow_dirty=sweep.allow_dirty
     )
     slurm = dict(plan.slurm_parameters)
     if name != plan.name:
@@ -169,18 +165,29 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
         submitit_folder=str(folder / "submitit"),
     )
     try:
-        batch = reserve_points(plan, record)
+        # First, while this process has no other thread (see reserving.py).
+        reservation = reserve_points(plan, record)
     except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    snapshot = Background(
+        make_snapshot, plan.repo, folder / "code", allow_dirty=sweep.allow_dirty
+    )
+    try:
+        plan.backend.load()  # while the ids are allocated
+        ids = reservation.ids()
+    except BaseException:
+        reservation.settle()
         snapshot.settle()
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    filling = Background(batch.fill, sync=False)
+    record.points = [
+        PointRecord(index, point, plan.argv(index), experiment_id)
+        for index, (point, experiment_id) in enumerate(zip(plan.points, ids))
+    ]  # written by submit_points, before it submits
 
     def ready() -> None:
-        try:
-            filling.wait()
-        except Exception as error:  # the batch removed its folders
-            raise _reservation_failed(error) from error
+        reservation.wait()
         snapshot.wait()
 
     try:
@@ -195,9 +202,9 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
     return folder, record
 
 
-def reserve_points(plan: Plan, record: SweepRecord) -> ReservationBatch:
-    """One reserved experiment folder per point (SPEC §5), in point order:
-    the ids now, the folders' contents by the batch's ``fill``.
+def reserve_points(plan: Plan, record: SweepRecord) -> Reservation:
+    """One reserved experiment folder per point (SPEC §5), in point order,
+    reserved while the submission is prepared (reserving.py).
 
     One batch: the recorder takes the ids lock once instead of once per
     point, and reserves all points or none, so a failure leaves nothing to
@@ -206,29 +213,13 @@ def reserve_points(plan: Plan, record: SweepRecord) -> ReservationBatch:
     their folders are in, and ``syncfs`` waits for every writer of the file
     system (the slowest step of a 1,000-point sweep on a busy machine).
     """
-    from meticulous import allocate_reservations
-
     count = len(plan.points)
-    try:
-        batch = allocate_reservations(
-            str(plan.experiments_directory),
-            [recorded_args(point) for point in plan.points],
-            launcher=[record.launcher_info(index) for index in range(count)],
-            githead_sha=record.githead_sha,
-            note=[f"sweep {record.name} point {index}" for index in range(count)],
-        )
-    except Exception as error:
-        raise _reservation_failed(error) from error
-    record.points = [
-        PointRecord(index, point, plan.argv(index), experiment_id)
-        for index, (point, experiment_id) in enumerate(zip(plan.points, batch.ids))
-    ]  # written by submit_points, before it submits
-    return batch
-
-
-def _reservation_failed(error: Exception) -> SubmissionError:
-    return SubmissionError(
-        f"reserving experiments for the sweep's points failed: {error}"
+    return start_reservation(
+        plan.experiments_directory,
+        [recorded_args(point) for point in plan.points],
+        launcher=[record.launcher_info(index) for index in range(count)],
+        githead_sha=record.githead_sha,
+        note=[f"sweep {record.name} point {index}" for index in range(count)],
     )
 
 

@@ -28,8 +28,8 @@ from meticulous.atomic import write_text_atomic
 from meticulous.ids import META_FOLDER
 
 from .errors import SweepError
-from .job import PointSpec
 from .model import SWEEP_NAME
+from .pointspec import PointSpec
 
 RECORD_FILE = "sweep.json"
 RECORD_VERSION = 1

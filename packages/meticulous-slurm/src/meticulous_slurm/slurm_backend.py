@@ -40,6 +40,9 @@ class SlurmBackend(Backend):
                 "executor is 'slurm' but sbatch/srun are not on PATH (use auto or local)"
             )
 
+    def load(self) -> None:
+        from . import job, slurm_executor  # noqa: F401 - submitit with them
+
     def warnings(self, slurm: dict[str, Any]) -> list[str]:
         warnings = [signal_delay_warning(slurm)]
         if not self.tools_present():
