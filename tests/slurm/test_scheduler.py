@@ -187,6 +187,32 @@ def test_a_failure_writing_the_folders_submits_nothing_and_releases_them(
     assert "meticulous-slurm sweep diskfull" not in queued
 
 
+def test_a_ctrl_c_before_the_submission_releases_every_folder(
+    project, monkeypatch, capsys
+):
+    """A Ctrl-C while submitit is still being imported (the folders are
+    being reserved meanwhile, reserving.py): nothing was submitted, so the
+    reservations and the sweep's folder go."""
+    from meticulous_slurm.cli import main
+    from meticulous_slurm.slurm_backend import SlurmBackend
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SlurmBackend, "load", interrupted)
+    sweep = project.write_sweep(
+        SLURM + "name: stopped\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
+    )
+    monkeypatch.chdir(project.root)
+    assert main(["sweep", str(sweep)]) == 130
+    assert capsys.readouterr().err == (
+        "meticulous-slurm: interrupted before anything was submitted; "
+        "the reserved folders were removed\n"
+    )
+    no_reservation_left(project)
+    assert not list(project.experiments.glob(".meticulous/sweeps/stopped"))
+
+
 def test_a_job_killed_from_outside_is_cancelled_not_failed(project):
     project.hold(0.1)
     sweep = project.write_sweep(

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import SubmissionError, SweepError
+from .errors import InterruptedBeforeSubmission, SubmissionError, SweepError
 
 if TYPE_CHECKING:
     from .launch import Plan
@@ -171,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except BrokenPipeError:
         return _reader_has_gone()
+    except InterruptedBeforeSubmission as error:
+        _error(f"meticulous-slurm: {error}")
+        return 130
     except KeyboardInterrupt:
         _error("meticulous-slurm: stopped waiting; the jobs go on")
         return 130

@@ -26,3 +26,8 @@ class SweepFileError(SweepError):
 
 class SubmissionError(Exception):
     """The scheduler refused or failed the submission (not the user's input)."""
+
+
+class InterruptedBeforeSubmission(KeyboardInterrupt):
+    """A Ctrl-C that came before anything was submitted, its folders removed:
+    the command says so instead of "the jobs go on"."""

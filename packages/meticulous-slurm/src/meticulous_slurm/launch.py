@@ -23,7 +23,7 @@ from meticulous.status import QUEUED
 
 from .backend import Backend, resolve_backend
 from .background import Background
-from .errors import SubmissionError, SweepError
+from .errors import InterruptedBeforeSubmission, SubmissionError, SweepError
 from .folders import read_status, was_claimed
 from .model import Sweep
 from .points import expand_points, point_argv, recorded_args
@@ -176,10 +176,15 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
     try:
         plan.backend.load()  # while the ids are allocated
         ids = reservation.ids()
-    except BaseException:
-        reservation.settle()
+    except BaseException as error:  # a Ctrl-C, say: nothing was submitted
+        reservation.cancel()
         snapshot.settle()
         shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(error, KeyboardInterrupt):
+            raise InterruptedBeforeSubmission(
+                "interrupted before anything was submitted; "
+                "the reserved folders were removed"
+            ) from None
         raise
     record.points = [
         PointRecord(index, point, plan.argv(index), experiment_id)

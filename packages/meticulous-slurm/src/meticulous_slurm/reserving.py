@@ -42,6 +42,9 @@ from .errors import SubmissionError
 class Reservation:
     """The folders of a batch being reserved; see the module docstring."""
 
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
     def ids(self) -> list[str]:
         """The allocated ids (blocks until they are); raises SubmissionError."""
         raise NotImplementedError
@@ -58,6 +61,17 @@ class Reservation:
             self.wait()
         except SubmissionError:
             pass
+
+    def cancel(self) -> None:
+        """Wait for the end, then remove every folder of the batch: for a
+        submission stopped before anything was submitted."""
+        self.settle()
+        try:
+            ids = self.ids()
+        except SubmissionError:
+            return  # nothing allocated, or removed already
+        for experiment_id in ids:
+            shutil.rmtree(self.directory / experiment_id, ignore_errors=True)
 
 
 def start_reservation(
@@ -85,6 +99,7 @@ class ThreadReservation(Reservation):
         args_list: Sequence[Mapping[str, Any]],
         keywords: dict[str, Any],
     ) -> None:
+        super().__init__(directory)
         try:
             self._batch: ReservationBatch = allocate_reservations(
                 directory, args_list, **keywords
@@ -110,7 +125,7 @@ class ForkedReservation(Reservation):
         args_list: Sequence[Mapping[str, Any]],
         keywords: dict[str, Any],
     ) -> None:
-        self._directory = directory
+        super().__init__(directory)
         read_end, write_end = os.pipe()
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # or the child's exit could write them a second time
@@ -140,7 +155,7 @@ class ForkedReservation(Reservation):
             if self._outcome:
                 # A child killed halfway has removed nothing; do it here.
                 for experiment_id in ids:
-                    shutil.rmtree(self._directory / experiment_id, ignore_errors=True)
+                    shutil.rmtree(self.directory / experiment_id, ignore_errors=True)
         if self._outcome:
             raise reservation_failed(self._outcome)
 
