@@ -97,6 +97,23 @@ def test_bad_args_reserve_nothing_and_say_which_point(kind, tmp_path):
     assert folders(experiments) == []
 
 
+def test_a_failed_allocation_keeps_failing_and_cancels_quietly(tmp_path):
+    """What submit_sweep does after the error: cancel(), which asks again."""
+    batch = reserve(ForkedReservation, tmp_path, [["not", "a", "dict"]])
+    for _ in range(2):
+        with pytest.raises(SubmissionError, match="must be a dict"):
+            batch.ids()
+    batch.cancel()
+    assert folders(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cancel_removes_a_whole_batch(kind, tmp_path):
+    batch = reserve(kind, tmp_path)
+    batch.cancel()
+    assert folders(tmp_path) == []
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_failed_fill_removes_every_folder(kind, tmp_path, monkeypatch):
     from meticulous.exceptions import StorageError

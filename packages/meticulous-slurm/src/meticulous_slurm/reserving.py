@@ -3,9 +3,9 @@
 Reserving a thousand points is a thousand ``mkdir`` and a few thousand
 small writes, plus serialising every point: about as much work as
 submitit's pickling of the tasks. In a thread the two take turns on the
-GIL; in a forked child they run on two cores. The child is forked before
-the parent starts any thread of its own and imports nothing (the recorder
-is loaded first), so it only ever runs the recorder's reservation code:
+GIL; in a forked child they run on two cores. The child is forked only
+while the parent runs no other thread (no lock can be held by a thread the
+child lacks), and it only ever runs the recorder's reservation code:
 
 1. it allocates the ids (``allocate_reservations``) and sends them,
 2. it fills every folder (``ReservationBatch.fill``) and says it is done,
@@ -42,8 +42,20 @@ from .errors import SubmissionError
 class Reservation:
     """The folders of a batch being reserved; see the module docstring."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        args_list: Sequence[Mapping[str, Any]],
+        keywords: dict[str, Any],
+    ) -> None:
+        """Start reserving (``allocate_reservations``' arguments)."""
         self.directory = directory
+        self._start(args_list, keywords)
+
+    def _start(
+        self, args_list: Sequence[Mapping[str, Any]], keywords: dict[str, Any]
+    ) -> None:
+        raise NotImplementedError
 
     def ids(self) -> list[str]:
         """The allocated ids (blocks until they are); raises SubmissionError."""
@@ -93,16 +105,12 @@ def reservation_failed(error: BaseException | str) -> SubmissionError:
 
 
 class ThreadReservation(Reservation):
-    def __init__(
-        self,
-        directory: Path,
-        args_list: Sequence[Mapping[str, Any]],
-        keywords: dict[str, Any],
+    def _start(
+        self, args_list: Sequence[Mapping[str, Any]], keywords: dict[str, Any]
     ) -> None:
-        super().__init__(directory)
         try:
             self._batch: ReservationBatch = allocate_reservations(
-                directory, args_list, **keywords
+                self.directory, args_list, **keywords
             )
         except Exception as error:
             raise reservation_failed(error) from error
@@ -119,20 +127,16 @@ class ThreadReservation(Reservation):
 
 
 class ForkedReservation(Reservation):
-    def __init__(
-        self,
-        directory: Path,
-        args_list: Sequence[Mapping[str, Any]],
-        keywords: dict[str, Any],
+    def _start(
+        self, args_list: Sequence[Mapping[str, Any]], keywords: dict[str, Any]
     ) -> None:
-        super().__init__(directory)
         read_end, write_end = os.pipe()
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # or the child's exit could write them a second time
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read_end)
-            _reserve_in_child(write_end, directory, args_list, keywords)
+            _reserve_in_child(write_end, self.directory, args_list, keywords)
         os.close(write_end)
         self._pid = pid
         self._pipe = os.fdopen(read_end, "rb")
@@ -141,6 +145,8 @@ class ForkedReservation(Reservation):
 
     def ids(self) -> list[str]:
         if self._ids is None:
+            if self._outcome is not None:  # the child said why, and is gone
+                raise reservation_failed(self._outcome or "no ids")
             message = self._receive()
             if "ids" not in message:
                 self._finish(message.get("error", ""))
@@ -153,7 +159,8 @@ class ForkedReservation(Reservation):
         if self._outcome is None:
             self._finish(self._receive().get("error", ""))
             if self._outcome:
-                # A child killed halfway has removed nothing; do it here.
+                # The batch removes its folders when a write fails; a child
+                # killed halfway could not.
                 for experiment_id in ids:
                     shutil.rmtree(self.directory / experiment_id, ignore_errors=True)
         if self._outcome:
