@@ -141,7 +141,7 @@ class ReservationBatch:
             if sync:
                 _make_durable(self.directory, self.ids, self._files)
         except BaseException:
-            _remove_reservations(self.directory, self.ids)
+            remove_reservations(self.directory, self.ids)
             raise
 
 
@@ -323,10 +323,10 @@ def _fsync_path(path: Path, *, directory: bool = False) -> None:
         os.close(fd)
 
 
-def _remove_reservations(directory: Path, experiment_ids: list[str]) -> None:
-    """Undo a batch that failed halfway (a full disk): no job has these ids,
-    so nothing recorded is lost; the hint has moved past them, so they are
-    never reused either."""
+def remove_reservations(directory: Path, experiment_ids: list[str]) -> None:
+    """Undo a batch that failed halfway (a full disk), or that a launcher
+    stopped before submitting it: no job has these ids, so nothing recorded
+    is lost; the hint has moved past them, so they are never reused either."""
     import shutil
 
     for experiment_id in experiment_ids:

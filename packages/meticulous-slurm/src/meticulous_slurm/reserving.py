@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -33,7 +32,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from meticulous.reservation import ReservationBatch, allocate_reservations
+from meticulous.reservation import (
+    ReservationBatch,
+    allocate_reservations,
+    remove_reservations,
+)
 
 from .background import Background
 from .errors import SubmissionError
@@ -82,8 +85,7 @@ class Reservation:
             ids = self.ids()
         except SubmissionError:
             return  # nothing allocated, or removed already
-        for experiment_id in ids:
-            shutil.rmtree(self.directory / experiment_id, ignore_errors=True)
+        remove_reservations(self.directory, ids)
 
 
 def start_reservation(
@@ -161,8 +163,7 @@ class ForkedReservation(Reservation):
             if self._outcome:
                 # The batch removes its folders when a write fails; a child
                 # killed halfway could not.
-                for experiment_id in ids:
-                    shutil.rmtree(self.directory / experiment_id, ignore_errors=True)
+                remove_reservations(self.directory, ids)
         if self._outcome:
             raise reservation_failed(self._outcome)
 
