@@ -120,6 +120,8 @@ def test_a_requeued_job_resumes_its_own_folder(project):
     # one folder, output of both runs appended
     assert [f.name for f in project.experiment_folders()] == [folder.name]
     assert (folder / "stdout").read_text().count("train.py version 1") == 2
+    # The recorder writes SUCCESS before the job ends: status asks SLURM.
+    final_sacct_states(job_id, 1)
     status = run_cli("status", "requeue", cwd=project.root)
     assert "1 succeeded" in status.stdout
 
