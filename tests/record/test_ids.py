@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from meticulous import MeticulousError
-from meticulous.ids import allocate_id, allocate_ids, validate_id
+from meticulous.ids import allocate_id, allocate_ids, expected_ids, validate_id
 
 BAD_IDS = [
     "",
@@ -70,6 +70,31 @@ def test_a_folder_made_behind_the_locks_back_is_skipped(tmp_path):
     allocate_id(experiments)
     (experiments / "2").mkdir()
     assert allocate_id(experiments) == "3"
+
+
+def test_the_expected_ids_are_the_ones_the_next_allocation_gives(tmp_path):
+    experiments = tmp_path / "experiments"
+    assert expected_ids(experiments, 3) == ["1", "2", "3"]  # no directory yet
+    assert not experiments.exists()  # a forecast creates nothing
+    assert allocate_ids(experiments, 3) == ["1", "2", "3"]
+    assert expected_ids(experiments, 2) == allocate_ids(experiments, 2) == ["4", "5"]
+    (experiments / ".meticulous" / "last-id").unlink()
+    (experiments / "9").mkdir()
+    assert expected_ids(experiments, 1) == allocate_ids(experiments, 1) == ["10"]
+
+
+def test_the_expected_ids_can_be_wrong_so_launchers_compare(tmp_path):
+    """Read without the lock: an allocation in between, or a folder in the
+    way, gives other ids than forecast."""
+    experiments = tmp_path / "experiments"
+    allocate_id(experiments)
+    forecast = expected_ids(experiments, 2)
+    allocate_id(experiments)  # another launcher, first
+    assert forecast == ["2", "3"]
+    assert allocate_ids(experiments, 2) == ["3", "4"]
+    (experiments / "5").mkdir()  # behind the lock's back
+    assert expected_ids(experiments, 2) == ["5", "6"]
+    assert allocate_ids(experiments, 2) == ["6", "7"]
 
 
 ALLOCATE = """\

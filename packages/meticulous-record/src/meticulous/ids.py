@@ -119,6 +119,23 @@ def allocate_ids(
     return allocated
 
 
+def expected_ids(
+    experiments_directory: str | os.PathLike[str], count: int
+) -> list[str]:
+    """The ids :func:`allocate_ids` would hand out now, read without the lock.
+
+    Only a forecast: another allocation, or a folder in the way, changes
+    them. A launcher uses it to prepare its jobs while the real allocation
+    runs elsewhere, and must compare the two before anything is submitted.
+    """
+    directory = Path(experiments_directory)
+    try:
+        last = _last_id(directory, directory / META_FOLDER)
+    except FileNotFoundError:  # no directory yet: it starts at 1
+        last = 0
+    return [str(last + offset) for offset in range(1, count + 1)]
+
+
 @contextmanager
 def _id_lock(directory: Path) -> Iterator[Path]:
     """``.meticulous/ids.lock`` held: the one lock every id allocation takes."""
