@@ -316,8 +316,9 @@ def main() -> int:
         "and cancelled at once. `meticulous-slurm sweep` returns once its array is "
         "submitted, having checked the cluster (what the request names: here "
         "`scontrol show config` for MaxArraySize), frozen the commit, reserved one "
-        "experiment folder per point (written while submitit pickles) and pickled "
-        f"one submitit task per point; submitit's `map_array` pickles the same {POINTS:,} "
+        "experiment folder per point (in a child process, while submitit pickles one "
+        "task per point with the ids it expects, checked before `sbatch`); "
+        f"submitit's `map_array` pickles the same {POINTS:,} "
         "tasks without the rest. Hydra's launcher is timed until its array is in the "
         "queue." + (" **Smoke run: small sizes.**" if QUICK else "")
     )

@@ -400,3 +400,119 @@ def test_an_account_or_qos_the_cluster_does_not_know_is_refused_first(project):
             assert result.returncode == 2, result.stdout + result.stderr
             assert expected in result.stderr
             no_reservation_left(project)
+
+
+def other_launchers_reservations(directory: Path, count: int) -> list[str]:
+    from meticulous import reserve_experiments
+
+    return reserve_experiments(
+        str(directory),
+        [{"other": index} for index in range(count)],
+        launcher={"name": "another-launcher"},
+    )
+
+
+def test_ids_another_launcher_took_meanwhile_are_never_used(
+    project, monkeypatch, capsys
+):
+    """The tasks are pickled with the ids the allocation is expected to give
+    while it runs (launch.py). Here another launcher reserves two folders
+    between that forecast and the allocation: the tasks are pickled again,
+    every job runs in its own sweep's folder, and the other launcher's
+    reservations are left as they were."""
+    from meticulous_slurm import launch
+    from meticulous_slurm.cli import main
+
+    forecast = launch.expected_ids
+    others: list[str] = []
+
+    def another_launcher_first(directory, count):
+        expected = forecast(directory, count)
+        others.extend(other_launchers_reservations(directory, 2))
+        return expected
+
+    monkeypatch.setattr(launch, "expected_ids", another_launcher_first)
+    sweep = project.write_sweep(SLURM + "name: raced\ngrid:\n  lr: [0.1, 0.2, 0.3]\n")
+    monkeypatch.chdir(project.root)
+    assert main(["sweep", str(sweep), "--wait"]) == 0, capsys.readouterr().err
+    assert others == ["1", "2"]
+    record = sweep_record(project)
+    assert [p["experiment-id"] for p in record["points"]] == ["3", "4", "5"]
+    for experiment_id in others:
+        folder = project.experiments / experiment_id
+        assert read_status(folder)[0] == "QUEUED"
+        assert json.loads((folder / "args.json").read_text())["other"] in (0, 1)
+    for experiment_id, lr in zip(["3", "4", "5"], [0.1, 0.2, 0.3]):
+        folder = project.experiments / experiment_id
+        assert read_status(folder)[0] == "SUCCESS"
+        assert json.loads((folder / "args.json").read_text())["lr"] == lr
+    submitit = Path(record["submitit-folder"])
+    pickles = sorted(path.name for path in submitit.glob("*.pkl"))
+    # one task per point, and none left over from the first pickling
+    assert len([name for name in pickles if name.endswith("_submitted.pkl")]) == 3
+    assert all(
+        name.startswith(record["points"][0]["job-ids"][0].split("_")[0] + "_")
+        for name in pickles
+    ), pickles
+
+
+def test_a_failed_allocation_removes_no_folder_of_another_launcher(
+    project, monkeypatch, capsys
+):
+    """The record holds the expected ids until the allocation answers; when
+    it fails instead, the release after it must not take the folders those
+    ids name, which here are another launcher's reservations."""
+    from meticulous import reservation
+    from meticulous.exceptions import StorageError
+    from meticulous_slurm import launch
+    from meticulous_slurm.cli import main
+
+    others = other_launchers_reservations(project.experiments, 2)
+    # The forecast names them, as if they had been reserved just after it.
+    monkeypatch.setattr(launch, "expected_ids", lambda directory, count: others)
+
+    def disk_full(directory, count):
+        raise StorageError(28, "allocating ids: No space left on device")
+
+    monkeypatch.setattr(reservation, "allocate_ids", disk_full)
+    sweep = project.write_sweep(SLURM + "name: full\ngrid:\n  lr: [0.1, 0.2]\n")
+    monkeypatch.chdir(project.root)
+    assert main(["sweep", str(sweep)]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert [folder.name for folder in project.experiment_folders()] == others
+    assert all(
+        read_status(project.experiments / name)[0] == "QUEUED" for name in others
+    )
+    assert not list(project.experiments.glob(".meticulous/sweeps/full"))
+
+
+def test_a_ctrl_c_while_the_tasks_are_pickled_submits_nothing_and_says_so(
+    project, monkeypatch, capsys
+):
+    """Before sbatch has run, a Ctrl-C still undoes everything (the message
+    used to be "the jobs go on")."""
+    from meticulous_slurm.cli import main
+    from meticulous_slurm.record import SweepRecord
+
+    real_point_spec = SweepRecord.point_spec
+
+    def interrupted_at_the_third(self, index):
+        if index == 2:
+            raise KeyboardInterrupt
+        return real_point_spec(self, index)
+
+    monkeypatch.setattr(SweepRecord, "point_spec", interrupted_at_the_third)
+    sweep = project.write_sweep(
+        SLURM + "name: pickling\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
+    )
+    monkeypatch.chdir(project.root)
+    assert main(["sweep", str(sweep)]) == 130
+    assert capsys.readouterr().err == (
+        "meticulous-slurm: interrupted before anything was submitted; "
+        "the reserved folders were removed\n"
+    )
+    no_reservation_left(project)
+    queued = subprocess.run(
+        ["squeue", "-h", "-o", "%k"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "meticulous-slurm sweep pickling" not in queued

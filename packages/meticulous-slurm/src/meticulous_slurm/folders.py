@@ -37,11 +37,28 @@ def was_claimed(folder: Path) -> bool:
     A reservation's metadata holds only ``spec-version``, ``launcher`` and
     ``githead-sha``; the recorder adds ``timestamp`` when it claims it.
     """
+    return "timestamp" in _metadata(folder)
+
+
+def reserved_for(folder: Path, sweep_record: str, index: int) -> bool:
+    """True when the folder was reserved for point ``index`` of the sweep
+    whose record is ``sweep_record``, as its launcher metadata says (SPEC §5):
+    a launcher removes no folder it cannot tell is its own."""
+    launcher = _metadata(folder).get("launcher")
+    return (
+        isinstance(launcher, dict)
+        and launcher.get("sweep-record") == sweep_record
+        and launcher.get("point") == index
+    )
+
+
+def _metadata(folder: Path) -> dict:
+    """``metadata.json``, or ``{}`` where it cannot be read as a JSON object."""
     try:
         metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(metadata, dict) and "timestamp" in metadata
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def death_of_run(folder: Path) -> str | None:
@@ -55,12 +72,7 @@ def death_of_run(folder: Path) -> str | None:
     from meticulous.liveness import death_of
     from meticulous.runinfo import hostname
 
-    try:
-        metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        metadata = {}
-    if not isinstance(metadata, dict):
-        metadata = {}
+    metadata = _metadata(folder)
     return death_of(
         str(folder / "heartbeat"),
         metadata.get("host"),

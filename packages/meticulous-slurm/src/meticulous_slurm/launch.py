@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from meticulous.ids import expected_ids
 from meticulous.status import QUEUED
 
 from .backend import Backend, resolve_backend
 from .background import Background
 from .errors import InterruptedBeforeSubmission, SubmissionError, SweepError
-from .folders import read_status, was_claimed
+from .folders import read_status, reserved_for, was_claimed
 from .model import Sweep
 from .points import expand_points, point_argv, recorded_args
 from .record import (
@@ -67,6 +68,18 @@ class Plan:
     def argv(self, index: int) -> list[str]:
         extra = ["--allow-dirty"] if self.repo.dirty and self.sweep.allow_dirty else []
         return [*self.sweep.command, *point_argv(self.points[index]), *extra]
+
+    @property
+    def indices(self) -> list[int]:
+        return list(range(len(self.points)))
+
+    def point_records(self, experiment_ids: list[str]) -> list[PointRecord]:
+        return [
+            PointRecord(index, point, self.argv(index), experiment_id)
+            for index, (point, experiment_id) in enumerate(
+                zip(self.points, experiment_ids)
+            )
+        ]
 
     def describe_backend(self) -> str:
         return self.backend.describe(
@@ -133,6 +146,12 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
     thread), imports submitit and pickles the tasks; both are finished
     before ``sbatch`` runs (the backend's ``ready``), and undone if the
     submission fails.
+
+    The tasks are pickled with the ids the allocation is expected to give
+    (``expected_ids``: the ``last-id`` hint, read without the lock) rather
+    than after waiting for the real ones. ``ready`` compares the two; when
+    another allocation came first, nothing has been submitted and the tasks
+    are pickled again with the real ids.
     """
     sweep = plan.sweep
     try:
@@ -166,6 +185,7 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
     )
     try:
         # First, while this process has no other thread (see reserving.py).
+        expected = expected_ids(plan.experiments_directory, len(plan.points))
         reservation = reserve_points(plan, record)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -175,36 +195,61 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
     )
     try:
         plan.backend.load()  # while the ids are allocated
-        ids = reservation.ids()
     except BaseException as error:  # a Ctrl-C, say: nothing was submitted
-        reservation.cancel()
-        snapshot.settle()
-        shutil.rmtree(folder, ignore_errors=True)
+        _abandon(folder, reservation, snapshot)
         if isinstance(error, KeyboardInterrupt):
-            raise InterruptedBeforeSubmission(
-                "interrupted before anything was submitted; "
-                "the reserved folders were removed"
-            ) from None
+            raise _interrupted("sweep") from None
         raise
-    record.points = [
-        PointRecord(index, point, plan.argv(index), experiment_id)
-        for index, (point, experiment_id) in enumerate(zip(plan.points, ids))
-    ]  # written by submit_points, before it submits
+    record.points = plan.point_records(expected)  # see the docstring
 
     def ready() -> None:
+        nonlocal expected
         reservation.wait()
         snapshot.wait()
+        allocated = reservation.ids()
+        if allocated != expected:
+            record.points = plan.point_records(allocated)
+            expected = allocated  # the next call passes
+            raise ExpectedIdsTaken
 
     try:
-        submit_points(
-            folder, record, list(range(len(plan.points))), kind="sweep", ready=ready
-        )
+        try:
+            submit_points(folder, record, plan.indices, kind="sweep", ready=ready)
+        except ExpectedIdsTaken:
+            # Another allocation came first: pickled again, with the real ids.
+            submit_points(folder, record, plan.indices, kind="sweep", ready=ready)
+    except InterruptedBeforeSubmission:
+        _abandon(folder, reservation, snapshot)
+        raise
     except (SubmissionError, SweepError):
         # Nothing of this sweep ever ran: no record either, only the message.
         snapshot.settle()
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return folder, record
+
+
+class ExpectedIdsTaken(Exception):
+    """The allocation gave other ids than the tasks were pickled with (its
+    ids are in the record now); nothing was submitted."""
+
+
+def _abandon(folder: Path, reservation: Reservation, snapshot: Background) -> None:
+    """Undo a sweep stopped before anything was submitted."""
+    reservation.cancel()
+    snapshot.settle()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _interrupted(kind: str) -> InterruptedBeforeSubmission:
+    undone = (
+        "the reserved folders were removed"
+        if kind == "sweep"
+        else "the points' folders are as they were"
+    )
+    return InterruptedBeforeSubmission(
+        f"interrupted before anything was submitted; {undone}"
+    )
 
 
 def reserve_points(plan: Plan, record: SweepRecord) -> Reservation:
@@ -244,23 +289,37 @@ def submit_points(
     resubmission, given back the ``STATUS`` text in ``restore``; the record
     notes the refusal, and SubmissionError is raised. ``ready`` finishes
     the points' folders and code (see Backend.submit); what it raises is
-    raised, after the same release.
+    raised, after the same release. A Ctrl-C before the submission could
+    have started releases them too (InterruptedBeforeSubmission).
     """
     from .backend import backend_named
 
     backend = backend_named(record.executor)
     submission = Submission(time=now_iso(), kind=kind, points=list(indices))
-    # A local queue reads the points from it; written again, durably, once
-    # the submission is made or refused.
-    write_record(folder, record, sync=False)
+    started = False  # once true, sbatch (or the local queue) may have run
+
+    def prepared() -> None:
+        nonlocal started
+        if ready is not None:
+            ready()
+        # A local queue reads the points from it; written again, durably,
+        # once the submission is made or refused.
+        write_record(folder, record, sync=False)
+        started = True
+
     try:
-        submitted = backend.submit(record, folder, indices, ready)
+        submitted = backend.submit(record, folder, indices, prepared)
     except BaseException as error:
         if ready is not None:  # the folders are whole, or gone, before anything else
             with contextlib.suppress(Exception):
                 ready()
+        if isinstance(error, ExpectedIdsTaken):
+            raise  # nothing ran: the caller submits again
+        if isinstance(error, KeyboardInterrupt) and not started:
+            release_points(record, indices, restore or {})
+            raise _interrupted(kind) from None
         if not isinstance(error, Exception):
-            raise  # Ctrl-C: sbatch may have run, so nothing is released
+            raise  # a Ctrl-C once sbatch may have run: nothing is released
         reason = f"{backend.where} refused the submission: {_first_line(error)}"
         released = release_points(record, indices, restore or {})
         submission.error = str(error)
@@ -286,10 +345,13 @@ def release_points(
     from meticulous.atomic import write_text_atomic
 
     released = 0
+    sweep_record = record.record_path()
     for index in indices:
         folder = record.folder_of(index)
         if read_status(folder)[0] != QUEUED or was_claimed(folder):
             continue  # a job got it after all: it is a run now, not a reservation
+        if not reserved_for(folder, sweep_record, index):
+            continue  # another launcher's, where the record's id was only expected
         if index in restore:
             write_text_atomic(folder / "STATUS", restore[index])
             continue

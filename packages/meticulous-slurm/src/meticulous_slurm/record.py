@@ -109,14 +109,15 @@ class SweepRecord:
             "name": LAUNCHER_NAME,
             "sweep": self.name,
             "point": index,
-            "sweep-record": self._record_path(),
+            "sweep-record": self.record_path(),
         }
         sha = self.points[index].githead_sha if index < len(self.points) else None
         if sha:
             info["code-sha"] = sha
         return info
 
-    def _record_path(self) -> str:
+    def record_path(self) -> str:
+        """This record's file, as every reservation of the sweep names it."""
         cached = self.__dict__.get("_record_path_text")
         if cached is None:
             cached = str(self.sweep_folder / RECORD_FILE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import shutil
 import sys
@@ -14,6 +16,9 @@ from .clustercheck import cluster_problems
 from .errors import SweepError
 from .slurmparams import signal_delay_warning
 from .slurmstate import JobState, cancel_jobs, query_job_states
+
+# submitit names a task's pickle ``uuid4().hex + ".pkl"`` until sbatch gives it a job id.
+TEMPORARY_PICKLE = re.compile(r"[0-9a-f]{32}\.pkl")
 
 if TYPE_CHECKING:
     from .record import SweepRecord
@@ -103,9 +108,18 @@ class SlurmBackend(Backend):
         from .job import PointRunner
 
         executor = self.executor(record, ready)
-        jobs = executor.map_array(
-            PointRunner(), [record.point_spec(index) for index in indices]
-        )
+        folder = Path(record.submitit_folder)
+        earlier = _temporary_pickles(folder)
+        try:
+            jobs = executor.map_array(
+                PointRunner(), [record.point_spec(index) for index in indices]
+            )
+        except BaseException as error:
+            if isinstance(error, Exception) or not executor.was_ready:
+                # The tasks' pickles of a submission that never happened.
+                for path in _temporary_pickles(folder) - earlier:
+                    path.unlink(missing_ok=True)
+            raise
         executor.wait_until_ready()  # done already; the record is written next
         job_ids = [job.job_id for job in jobs]
         # submitit submits a single point as a plain job, more as an array
@@ -137,3 +151,16 @@ class SlurmBackend(Backend):
         submission = record.submissions[-1]
         kind = "array job" if len(submission.points) > 1 else "job"
         return f"submitted to SLURM, {kind} {submission.slurm_job_id}"
+
+
+def _temporary_pickles(folder: Path) -> set[Path]:
+    """submitit's pickles not yet renamed after their job (``<uuid hex>.pkl``)."""
+    try:
+        with os.scandir(folder) as entries:
+            return {
+                Path(entry.path)
+                for entry in entries
+                if TEMPORARY_PICKLE.fullmatch(entry.name) and entry.is_file()
+            }
+    except FileNotFoundError:
+        return set()

@@ -29,6 +29,7 @@ class SweepExecutor(submitit.SlurmExecutor):
     ) -> None:
         super().__init__(folder=folder, max_num_timeout=max_num_timeout)
         self._ready = ready
+        self.was_ready = ready is None  # True once ``ready`` returned
 
     def _throttle(self) -> None:
         self.wait_until_ready()
@@ -39,3 +40,4 @@ class SweepExecutor(submitit.SlurmExecutor):
         ready, self._ready = self._ready, None
         if ready is not None:
             ready()
+            self.was_ready = True
