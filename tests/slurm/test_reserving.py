@@ -166,3 +166,32 @@ def test_a_ctrl_c_leaves_the_folders_whole(tmp_path, monkeypatch):
     batch.wait()
     assert folders(experiments) == ["1", "2", "3"]
     assert all(whole(experiments / name) for name in "123")
+
+
+# The job's side (job.py): a job may start before its folder is whole.
+
+
+def test_a_job_waits_for_its_folder_to_be_written_and_says_so(tmp_path, capsys):
+    from meticulous_slurm.job import wait_for_reservation
+
+    folder = tmp_path / "7"
+    folder.mkdir()
+    writer = threading.Timer(0.3, lambda: (folder / "STATUS").write_text("QUEUED\n"))
+    writer.start()
+    started = time.monotonic()
+    wait_for_reservation(folder, timeout_s=30)
+    assert time.monotonic() - started >= 0.3
+    assert f"waiting for its reserved folder {folder}" in capsys.readouterr().out
+    capsys.readouterr()
+    wait_for_reservation(folder, timeout_s=30)  # whole: no wait, no word
+    assert capsys.readouterr().out == ""
+
+
+def test_a_job_whose_folder_is_gone_or_never_written_does_not_start(tmp_path):
+    from meticulous_slurm.job import PointFailed, wait_for_reservation
+
+    with pytest.raises(PointFailed, match="is gone: the submission was undone"):
+        wait_for_reservation(tmp_path / "8", timeout_s=30)
+    (tmp_path / "9").mkdir()
+    with pytest.raises(PointFailed, match=r"never completed \(no STATUS after 1 s\)"):
+        wait_for_reservation(tmp_path / "9", timeout_s=1)

@@ -90,29 +90,22 @@ def test_a_submission_sbatch_refuses_releases_every_reservation(project):
 
 
 # Put first on PATH as ``sbatch``: before the real sbatch runs, it notes how
-# many of the reserved folders are whole (QUEUED, args and metadata written)
-# and whether the frozen code is checked out. The folders are written, and the
-# code frozen, while submitit pickles the tasks (launch.py): all of it must be
-# done before sbatch can start a job.
+# many of the reserved folders exist and whether the frozen code is checked
+# out. Both must be done before sbatch can start a job; the folders' files
+# may still be being written (each job waits for its own, see below).
 SBATCH_WITNESS = """\
 #!{python}
 import json, os, pathlib, sys
 experiments = pathlib.Path({experiments!r})
 folders = [p for p in experiments.iterdir() if p.name.isdigit()]
-whole = [
-    p.name for p in folders
-    if (p / "STATUS").is_file() and (p / "STATUS").read_text().startswith("QUEUED")
-    and (p / "args.json").is_file() and (p / "metadata.json").is_file()
-]
 code = list(experiments.glob(".meticulous/sweeps/*/code/train.py"))
 with open({report!r}, "a") as report:
-    report.write(json.dumps({{"folders": len(folders), "whole": len(whole),
-                             "code": len(code)}}) + "\\n")
+    report.write(json.dumps({{"folders": len(folders), "code": len(code)}}) + "\\n")
 os.execv({sbatch!r}, ["sbatch", *sys.argv[1:]])
 """
 
 
-def test_every_folder_is_whole_before_sbatch_runs(project, tmp_path):
+def test_the_ids_and_the_code_are_ready_before_sbatch_runs(project, tmp_path):
     import shutil
 
     shim = tmp_path / "shim"
@@ -147,8 +140,86 @@ def test_every_folder_is_whole_before_sbatch_runs(project, tmp_path):
             subprocess.run(["scancel", line.rsplit(" ", 1)[-1]], check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert [json.loads(line) for line in report.read_text().splitlines()] == [
-        {"folders": 300, "whole": 300, "code": 1}
+        {"folders": 300, "code": 1}
     ]
+    # and every folder is whole once the command has returned
+    assert [read_status(f)[0] for f in project.experiment_folders()] == ["QUEUED"] * 300
+
+
+def slow_fill(monkeypatch, seconds: float, fail_at: int | None = None) -> None:
+    """Each reserved folder takes ``seconds`` to write, so jobs start while
+    the last ones are written; the ``fail_at``-th fails as on a full disk."""
+    import time
+
+    from meticulous import reservation
+    from meticulous.exceptions import StorageError
+
+    real_fill = reservation._fill_new_folder
+    filled = []
+
+    def slowly(folder, contents):
+        time.sleep(seconds)
+        if len(filled) + 1 == fail_at:
+            raise StorageError(28, f"writing {folder / 'args.json'}: No space left")
+        real_fill(folder, contents)
+        filled.append(folder)
+
+    monkeypatch.setattr(reservation, "_fill_new_folder", slowly)
+
+
+def test_a_job_that_starts_before_its_folder_is_whole_waits_for_it(
+    project, monkeypatch, capsys
+):
+    """sbatch runs while the last folders are written (launch.py): a job
+    started meanwhile waits for its folder before its command can look at
+    it, and says so in its log."""
+    from meticulous_slurm.cli import main
+
+    slow_fill(monkeypatch, 2.0)
+    sweep = project.write_sweep(
+        SLURM + "name: early\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
+    )
+    monkeypatch.chdir(project.root)
+    assert main(["sweep", str(sweep), "--wait"]) == 0, capsys.readouterr().err
+    folders = project.experiment_folders()
+    assert [read_status(folder)[0] for folder in folders] == ["SUCCESS"] * 4
+    lrs = [json.loads((f / "args.json").read_text())["lr"] for f in folders]
+    assert lrs == [0.1, 0.2, 0.3, 0.4]
+    logs = project.experiments.glob(".meticulous/sweeps/early/submitit/*_log.out")
+    waited = [
+        log for log in logs if "waiting for its reserved folder" in log.read_text()
+    ]
+    assert waited  # at least the last point's job started before its folder was whole
+
+
+def test_a_folder_failing_after_sbatch_cancels_the_jobs_and_releases_all(
+    project, monkeypatch, capsys
+):
+    """The third folder's write fails (a full disk) once the array is
+    submitted: its jobs are cancelled, no folder is left, and the command
+    says why."""
+    from meticulous_slurm.cli import main
+
+    slow_fill(monkeypatch, 1.0, fail_at=3)
+    sweep = project.write_sweep(
+        SLURM + "name: latefull\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
+    )
+    monkeypatch.chdir(project.root)
+    code = main(["sweep", str(sweep)])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "No space left" in err
+    assert "the 4 submitted jobs were cancelled" in err
+    no_reservation_left(project)
+
+    def still_queued() -> bool:
+        listed = subprocess.run(
+            ["squeue", "-h", "-o", "%k"], capture_output=True, text=True, check=True
+        ).stdout
+        return "meticulous-slurm sweep latefull" in listed
+
+    # cancelled: the ones that had started end within seconds (COMPLETING)
+    wait_for(lambda: not still_queued(), 60, "the cancelled jobs to leave the queue")
 
 
 def test_a_failure_writing_the_folders_submits_nothing_and_releases_them(

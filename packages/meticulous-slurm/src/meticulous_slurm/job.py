@@ -15,6 +15,10 @@ after ``scontrol requeue``) starts again with the same job id, the recorder
 finds its folder no longer ``QUEUED`` and resumes it: output appended, a
 ``resumes`` entry and ``slurm.restart-count`` in the metadata.
 
+A job may start before the sweep has finished writing its folder (the
+folders are written while sbatch runs, launch.py): it waits for the
+folder's ``STATUS`` before it starts the command (SPEC §5).
+
 Honest endings. After the command exits the runner checks the folder: if the
 command never claimed it (still ``QUEUED``) or died without a final word
 (still ``RUNNING``, e.g. killed by the OOM killer), it writes ``ERROR`` saying
@@ -30,6 +34,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +54,9 @@ from .pointspec import PointSpec
 # is killed; well under submitit's default 90 s between USR2 and the kill
 # (METICULOUS_SLURM_STOP_GRACE_S overrides it, for a slow checkpoint).
 STOP_GRACE_S = 30
+# How long a job waits for its reserved folder to be whole: the launcher
+# finishes writing the folders while sbatch runs (SPEC §5), within seconds.
+RESERVATION_WAIT_S = 300
 
 
 class PointFailed(RuntimeError):
@@ -62,6 +70,7 @@ class PointRunner(submitit.helpers.Checkpointable):
         self._child: subprocess.Popen | None = None
 
     def __call__(self, spec: PointSpec) -> int:
+        wait_for_reservation(spec.folder)
         environment = dict(os.environ)
         launcher = json.dumps(launcher_metadata(spec), ensure_ascii=False)
         environment.update(
@@ -136,6 +145,36 @@ class PointRunner(submitit.helpers.Checkpointable):
 
     def __setstate__(self, state: dict) -> None:
         self._child = None
+
+
+def wait_for_reservation(folder: Path, timeout_s: float = RESERVATION_WAIT_S) -> None:
+    """Return once the reserved folder is whole (its ``STATUS`` exists).
+
+    A sweep submits its jobs while the last folders are still being written
+    (SPEC §5), so a job that starts at once waits for its own here, before
+    the command's recorder can look at it. A folder that is gone was
+    released because writing the folders failed; its job is being cancelled.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.01
+    while not os.path.lexists(folder / "STATUS"):
+        if not folder.is_dir():
+            raise PointFailed(
+                f"its reserved folder {folder} is gone: the submission was undone"
+            )
+        if time.monotonic() > deadline:
+            raise PointFailed(
+                f"its reserved folder {folder} was never completed "
+                f"(no STATUS after {timeout_s:.0f} s)"
+            )
+        if pause == 0.01:
+            print(
+                f"meticulous-slurm: waiting for its reserved folder {folder} "
+                "to be written",
+                flush=True,
+            )
+        time.sleep(pause)
+        pause = min(2 * pause, 0.5)
 
 
 def launcher_metadata(spec: PointSpec) -> dict[str, Any]:

@@ -143,9 +143,12 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
 
     The slow parts overlap: a child process allocates the ids and writes
     the folders (reserving.py) while this one freezes the code (git, in a
-    thread), imports submitit and pickles the tasks; both are finished
-    before ``sbatch`` runs (the backend's ``ready``), and undone if the
-    submission fails.
+    thread), imports submitit, pickles the tasks and submits them. The code
+    is frozen before ``sbatch`` runs (the backend's ``ready``); the last
+    folders may be written while it runs, since each job waits for its own
+    (job.py, SPEC §5), and this function returns only once all are whole.
+    Whatever fails is undone: a job whose folder could not be written is
+    cancelled.
 
     The tasks are pickled with the ids the allocation is expected to give
     (``expected_ids``: the ``last-id`` hint, read without the lock) rather
@@ -204,7 +207,6 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
 
     def ready() -> None:
         nonlocal expected
-        reservation.wait()
         snapshot.wait()
         allocated = reservation.ids()
         if allocated != expected:
@@ -212,12 +214,21 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
             expected = allocated  # the next call passes
             raise ExpectedIdsTaken
 
+    def submit() -> None:
+        submit_points(
+            folder,
+            record,
+            plan.indices,
+            kind="sweep",
+            ready=ready,
+            finish=reservation.wait,
+        )
+
     try:
         try:
-            submit_points(folder, record, plan.indices, kind="sweep", ready=ready)
+            submit()
         except ExpectedIdsTaken:
-            # Another allocation came first: pickled again, with the real ids.
-            submit_points(folder, record, plan.indices, kind="sweep", ready=ready)
+            submit()  # another allocation came first: pickled again, with the real ids
     except InterruptedBeforeSubmission:
         _abandon(folder, reservation, snapshot)
         raise
@@ -281,6 +292,7 @@ def submit_points(
     kind: str,
     restore: dict[int, str] | None = None,
     ready: Callable[[], None] | None = None,
+    finish: Callable[[], None] | None = None,
 ) -> list[str]:
     """Submit the given points of a recorded sweep; returns their job ids.
 
@@ -291,6 +303,8 @@ def submit_points(
     the points' folders and code (see Backend.submit); what it raises is
     raised, after the same release. A Ctrl-C before the submission could
     have started releases them too (InterruptedBeforeSubmission).
+    ``finish`` completes the folders once the jobs are submitted; if it
+    raises, the jobs are cancelled and the folders released.
     """
     from .backend import backend_named
 
@@ -310,9 +324,11 @@ def submit_points(
     try:
         submitted = backend.submit(record, folder, indices, prepared)
     except BaseException as error:
-        if ready is not None:  # the folders are whole, or gone, before anything else
-            with contextlib.suppress(Exception):
-                ready()
+        # The folders whole, or gone, before anything else.
+        for settle in (ready, finish):
+            if settle is not None:
+                with contextlib.suppress(Exception):
+                    settle()
         if isinstance(error, ExpectedIdsTaken):
             raise  # nothing ran: the caller submits again
         if isinstance(error, KeyboardInterrupt) and not started:
@@ -334,6 +350,19 @@ def submit_points(
     for index, job_id in zip(indices, submitted.job_ids):
         record.points[index].job_ids.append(job_id)
     record.submissions.append(submission)
+    if finish is not None:
+        try:
+            finish()
+        except Exception as error:
+            # Jobs without a folder must not run; theirs are gone already.
+            with contextlib.suppress(Exception):
+                backend.stop(record, folder, indices)
+            release_points(record, indices, restore or {})
+            submission.error = str(error)
+            write_record(folder, record)
+            raise SubmissionError(
+                f"{error}; the {len(indices)} submitted jobs were cancelled"
+            ) from error
     write_record(folder, record)
     return submitted.job_ids
 

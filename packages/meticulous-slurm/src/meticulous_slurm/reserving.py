@@ -11,9 +11,9 @@ child lacks), and it only ever runs the recorder's reservation code:
 2. it fills every folder (``ReservationBatch.fill``) and says it is done,
 
 each as one JSON line on a pipe, or an error message instead. The parent
-builds the tasks meanwhile (with the ids it expects, launch.py), and reads
-both lines before the first job can start (spec §5: every folder whole,
-and its id the one expected, before submission).
+builds the tasks meanwhile (with the ids it expects, launch.py); it reads
+the first line before it submits them, and the second once they are
+submitted: each job waits for its own folder to be whole (job.py, spec §5).
 
 The child ignores SIGINT: a Ctrl-C in the terminal reaches the whole
 process group, and the folders are left whole (QUEUED) rather than half

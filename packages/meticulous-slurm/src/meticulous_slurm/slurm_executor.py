@@ -1,12 +1,14 @@
 """submitit's SlurmExecutor, made to finish the sweep's preparations first.
 
-A sweep's folders are written, and its code frozen, while submitit pickles
-the tasks (see launch.py); none of it may still be under way when a job can
-start. submitit calls ``_throttle`` on the executor right before each
-``sbatch``, after every task is pickled, for a job array (``map_array``)
-and a single job alike, so that is where this executor waits. The tests
-check that no sbatch ever sees an unfinished folder
-(``test_scheduler.py::test_every_folder_is_whole_before_sbatch_runs``).
+A sweep's ids are allocated, and its code frozen, while submitit pickles
+the tasks (see launch.py); a job can start as soon as ``sbatch`` returns,
+so both must be done by then, and the ids be the ones the tasks were
+pickled with. submitit calls ``_throttle`` on the executor right before
+each ``sbatch``, after every task is pickled, for a job array
+(``map_array``) and a single job alike, so that is where this executor
+calls the sweep's ``ready``. (The folders' files may still be being
+written: each job waits for its own, job.py.) The tests check what sbatch
+sees (``test_scheduler.py::test_the_ids_and_the_code_are_ready_before_sbatch_runs``).
 """
 
 from __future__ import annotations
