@@ -146,6 +146,14 @@ def test_the_ids_and_the_code_are_ready_before_sbatch_runs(project, tmp_path):
     assert [read_status(f)[0] for f in project.experiment_folders()] == ["QUEUED"] * 300
 
 
+def queued_sweep(name: str) -> bool:
+    """Whether squeue lists a job of the sweep ``name`` (by its comment)."""
+    listed = subprocess.run(
+        ["squeue", "-h", "-o", "%k"], capture_output=True, text=True, check=True
+    ).stdout
+    return f"meticulous-slurm sweep {name}" in listed.splitlines()
+
+
 def slow_fill(monkeypatch, seconds: float, fail_at: int | None = None) -> None:
     """Each reserved folder takes ``seconds`` to write, so jobs start while
     the last ones are written; the ``fail_at``-th fails as on a full disk."""
@@ -211,37 +219,19 @@ def test_a_folder_failing_after_sbatch_cancels_the_jobs_and_releases_all(
     assert "No space left" in err
     assert "the 4 submitted jobs were cancelled" in err
     no_reservation_left(project)
-
-    def still_queued() -> bool:
-        listed = subprocess.run(
-            ["squeue", "-h", "-o", "%k"], capture_output=True, text=True, check=True
-        ).stdout
-        return "meticulous-slurm sweep latefull" in listed
-
     # cancelled: the ones that had started end within seconds (COMPLETING)
-    wait_for(lambda: not still_queued(), 60, "the cancelled jobs to leave the queue")
+    wait_for(lambda: not queued_sweep("latefull"), 60, "the jobs to be cancelled")
 
 
 def test_a_failure_writing_the_folders_submits_nothing_and_releases_them(
     project, monkeypatch, capsys
 ):
-    """The folders are written in a thread while submitit pickles; a full
-    disk there (produced by failing the 3rd folder's write) stops the
-    submission before sbatch and leaves no folder and no job behind."""
-    from meticulous import reservation
-    from meticulous.exceptions import StorageError
+    """The folders are written in a child process while submitit pickles and
+    submits; a full disk there (produced by failing the 3rd folder's write),
+    before sbatch or after it, leaves no folder and no job behind."""
     from meticulous_slurm.cli import main
 
-    real_fill = reservation._fill_new_folder
-    filled = []
-
-    def disk_full_at_the_third(folder, contents):
-        if len(filled) == 2:
-            raise StorageError(28, f"writing {folder / 'args.json'}: No space left")
-        real_fill(folder, contents)
-        filled.append(folder)
-
-    monkeypatch.setattr(reservation, "_fill_new_folder", disk_full_at_the_third)
+    slow_fill(monkeypatch, 0, fail_at=3)
     sweep = project.write_sweep(
         SLURM + "name: diskfull\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
     )
@@ -252,25 +242,46 @@ def test_a_failure_writing_the_folders_submits_nothing_and_releases_them(
     assert "reserving experiments for the sweep's points failed" in err
     assert "No space left" in err
     no_reservation_left(project)
-    queued = subprocess.run(
-        ["squeue", "-h", "-o", "%k"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "meticulous-slurm sweep diskfull" not in queued
+    wait_for(lambda: not queued_sweep("diskfull"), 60, "no job of the sweep")
 
 
-def test_a_ctrl_c_before_the_submission_releases_every_folder(
-    project, monkeypatch, capsys
-):
-    """A Ctrl-C while submitit is still being imported (the folders are
-    being reserved meanwhile, reserving.py): nothing was submitted, so the
-    reservations and the sweep's folder go."""
-    from meticulous_slurm.cli import main
+def interrupt_the_import(monkeypatch) -> None:
     from meticulous_slurm.slurm_backend import SlurmBackend
 
     def interrupted(self):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(SlurmBackend, "load", interrupted)
+
+
+def interrupt_the_pickling(monkeypatch) -> None:
+    from meticulous_slurm.record import SweepRecord
+
+    real_point_spec = SweepRecord.point_spec
+
+    def interrupted_at_the_third(self, index):
+        if index == 2:
+            raise KeyboardInterrupt
+        return real_point_spec(self, index)
+
+    monkeypatch.setattr(SweepRecord, "point_spec", interrupted_at_the_third)
+
+
+@pytest.mark.parametrize(
+    "interrupt",
+    [interrupt_the_import, interrupt_the_pickling],
+    ids=["importing submitit", "pickling the tasks"],
+)
+def test_a_ctrl_c_before_sbatch_releases_every_folder_and_says_so(
+    project, monkeypatch, capsys, interrupt
+):
+    """A Ctrl-C while submitit is still being imported, or while it pickles
+    the tasks (the folders are being reserved meanwhile, reserving.py):
+    nothing was submitted, so the reservations and the sweep's folder go.
+    During the pickling it used to say "the jobs go on" and leave them."""
+    from meticulous_slurm.cli import main
+
+    interrupt(monkeypatch)
     sweep = project.write_sweep(
         SLURM + "name: stopped\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
     )
@@ -282,6 +293,7 @@ def test_a_ctrl_c_before_the_submission_releases_every_folder(
     )
     no_reservation_left(project)
     assert not list(project.experiments.glob(".meticulous/sweeps/stopped"))
+    assert not queued_sweep("stopped")
 
 
 def test_a_job_killed_from_outside_is_cancelled_not_failed(project):
@@ -557,33 +569,30 @@ def test_a_failed_allocation_removes_no_folder_of_another_launcher(
     assert not list(project.experiments.glob(".meticulous/sweeps/full"))
 
 
-def test_a_ctrl_c_while_the_tasks_are_pickled_submits_nothing_and_says_so(
+def test_a_ctrl_c_after_sbatch_lets_the_jobs_go_on_and_keeps_track_of_them(
     project, monkeypatch, capsys
 ):
-    """Before sbatch has run, a Ctrl-C still undoes everything (the message
-    used to be "the jobs go on")."""
+    """A Ctrl-C while the last folders are written, once sbatch has run:
+    the jobs go on, so the record gets their ids and every folder is
+    written all the same (the child ignores the Ctrl-C)."""
+    from meticulous_slurm import reserving
     from meticulous_slurm.cli import main
-    from meticulous_slurm.record import SweepRecord
 
-    real_point_spec = SweepRecord.point_spec
+    slow_fill(monkeypatch, 0.5)
 
-    def interrupted_at_the_third(self, index):
-        if index == 2:
-            raise KeyboardInterrupt
-        return real_point_spec(self, index)
+    def interrupted(self):
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(SweepRecord, "point_spec", interrupted_at_the_third)
+    for kind in (reserving.ForkedReservation, reserving.ThreadReservation):
+        monkeypatch.setattr(kind, "wait", interrupted)
     sweep = project.write_sweep(
-        SLURM + "name: pickling\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
+        SLURM + "name: goeson\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
     )
     monkeypatch.chdir(project.root)
     assert main(["sweep", str(sweep)]) == 130
-    assert capsys.readouterr().err == (
-        "meticulous-slurm: interrupted before anything was submitted; "
-        "the reserved folders were removed\n"
-    )
-    no_reservation_left(project)
-    queued = subprocess.run(
-        ["squeue", "-h", "-o", "%k"], capture_output=True, text=True, check=True
-    ).stdout
-    assert "meticulous-slurm sweep pickling" not in queued
+    assert "stopped waiting; the jobs go on" in capsys.readouterr().err
+    points = sweep_record(project)["points"]
+    assert all(len(point["job-ids"]) == 1 for point in points), points
+    for point in points:
+        folder = project.experiments / point["experiment-id"]
+        assert wait_for_status(folder, ("SUCCESS", "ERROR")) == "SUCCESS"

@@ -363,6 +363,9 @@ def submit_points(
             raise SubmissionError(
                 f"{error}; the {len(indices)} submitted jobs were cancelled"
             ) from error
+        except KeyboardInterrupt:  # the jobs go on (the child ignores it): track them
+            write_record(folder, record)
+            raise
     write_record(folder, record)
     return submitted.job_ids
 
