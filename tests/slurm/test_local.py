@@ -105,6 +105,11 @@ def test_a_failing_point_fails_the_wait_and_resume_reruns_only_it(project):
     result = run_cli("sweep", str(sweep), "--wait", cwd=project.root)
     assert result.returncode == 1
     assert re.search(r"point 1 \(experiment \d+\) ERROR", result.stdout)
+    # --wait returns once the local queue itself has ended, so that a resume
+    # right after is taken (not "still running locally")
+    sweeps = project.experiments / ".meticulous" / "sweeps"
+    queue = read_json(sweeps / sweep_record(project)["name"] / "local-queue.json")
+    assert queue["finished"] is True
     good, bad = project.experiment_folders()
     word, message = read_status(bad)
     assert word == "ERROR"

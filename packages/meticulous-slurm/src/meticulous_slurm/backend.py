@@ -91,6 +91,10 @@ class Backend(ABC):
     def refuse_resume(self, record: SweepRecord, sweep_folder: Path) -> None:
         """Raise SweepError when the sweep cannot be resubmitted now."""
 
+    def settle(self, record: SweepRecord, sweep_folder: Path) -> None:
+        """Once every point has ended (``--wait``): return when the backend
+        is done with them too, so that a ``resume`` right after is taken."""
+
     def summary(self, record: SweepRecord) -> str:
         """One line for ``sweep`` and ``resume``, after the point count."""
         return f"submitted to {self.where}"

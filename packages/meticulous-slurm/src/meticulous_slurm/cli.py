@@ -300,10 +300,10 @@ def _wait(folder: Path, record: SweepRecord, out: TextIO) -> int:
     from .backend import backend_named
     from .tracking import wait_for_sweep
 
-    poll_s = float(
-        os.environ.get("METICULOUS_SLURM_POLL_S", backend_named(record.executor).poll_s)
-    )
+    backend = backend_named(record.executor)
+    poll_s = float(os.environ.get("METICULOUS_SLURM_POLL_S", backend.poll_s))
     counts = wait_for_sweep(folder, record, out, poll_s=poll_s)
+    backend.settle(record, folder)
     if counts["failed"] or counts["cancelled"]:
         out.write(
             f"sweep {record.name}: {counts['failed']} failed, {counts['cancelled']} cancelled;"

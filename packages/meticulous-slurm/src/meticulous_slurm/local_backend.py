@@ -91,6 +91,14 @@ class LocalBackend(Backend):
                 f"sweep {record.name} is still running locally; wait for it or cancel it first"
             )
 
+    def settle(self, record: SweepRecord, sweep_folder: Path) -> None:
+        """The queue process notices the last point's end and exits a poll later."""
+        deadline = time.monotonic() + STOP_WAIT_S
+        while time.monotonic() < deadline and queue_is_alive(
+            read_queue_state(sweep_folder)
+        ):
+            time.sleep(0.05)
+
     def summary(self, record: SweepRecord) -> str:
         return (
             f"submitted to this machine ({record.max_parallel} at a time,"
