@@ -200,40 +200,20 @@ def test_a_job_that_starts_before_its_folder_is_whole_waits_for_it(
     assert waited  # at least the last point's job started before its folder was whole
 
 
-def test_a_folder_failing_after_sbatch_cancels_the_jobs_and_releases_all(
-    project, monkeypatch, capsys
+@pytest.mark.parametrize("seconds", [0, 1.0], ids=["at once", "after sbatch"])
+def test_a_folder_that_cannot_be_written_leaves_no_folder_and_no_job(
+    project, monkeypatch, capsys, seconds
 ):
-    """The third folder's write fails (a full disk) once the array is
-    submitted: its jobs are cancelled, no folder is left, and the command
-    says why."""
+    """The third folder's write fails (a full disk). Written at once, that
+    comes before sbatch or after it; at a second a folder, the array is
+    submitted by then and its jobs are cancelled. Either way no folder and
+    no job are left, and the command says why."""
     from meticulous_slurm.cli import main
 
-    slow_fill(monkeypatch, 1.0, fail_at=3)
+    slow_fill(monkeypatch, seconds, fail_at=3)
+    name = f"full{seconds:.0f}"
     sweep = project.write_sweep(
-        SLURM + "name: latefull\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
-    )
-    monkeypatch.chdir(project.root)
-    code = main(["sweep", str(sweep)])
-    err = capsys.readouterr().err
-    assert code == 1, err
-    assert "No space left" in err
-    assert "the 4 submitted jobs were cancelled" in err
-    no_reservation_left(project)
-    # cancelled: the ones that had started end within seconds (COMPLETING)
-    wait_for(lambda: not queued_sweep("latefull"), 60, "the jobs to be cancelled")
-
-
-def test_a_failure_writing_the_folders_submits_nothing_and_releases_them(
-    project, monkeypatch, capsys
-):
-    """The folders are written in a child process while submitit pickles and
-    submits; a full disk there (produced by failing the 3rd folder's write),
-    before sbatch or after it, leaves no folder and no job behind."""
-    from meticulous_slurm.cli import main
-
-    slow_fill(monkeypatch, 0, fail_at=3)
-    sweep = project.write_sweep(
-        SLURM + "name: diskfull\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
+        SLURM + f"name: {name}\ngrid:\n  lr: [0.1, 0.2, 0.3, 0.4]\n"
     )
     monkeypatch.chdir(project.root)
     code = main(["sweep", str(sweep)])
@@ -241,8 +221,11 @@ def test_a_failure_writing_the_folders_submits_nothing_and_releases_them(
     assert code == 1, err
     assert "reserving experiments for the sweep's points failed" in err
     assert "No space left" in err
+    if seconds:
+        assert "the 4 submitted jobs were cancelled" in err
     no_reservation_left(project)
-    wait_for(lambda: not queued_sweep("diskfull"), 60, "no job of the sweep")
+    # cancelled: the ones that had started end within seconds (COMPLETING)
+    wait_for(lambda: not queued_sweep(name), 60, "no job of the sweep")
 
 
 def interrupt_the_import(monkeypatch) -> None:
