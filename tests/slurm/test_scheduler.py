@@ -579,3 +579,34 @@ def test_a_ctrl_c_after_sbatch_lets_the_jobs_go_on_and_keeps_track_of_them(
     for point in points:
         folder = project.experiments / point["experiment-id"]
         assert wait_for_status(folder, ("SUCCESS", "ERROR")) == "SUCCESS"
+
+
+def test_a_failure_after_another_launcher_came_first_releases_the_real_folders(
+    project, monkeypatch, capsys
+):
+    """Freezing the code fails (here, on purpose) in a sweep whose expected
+    ids another launcher took: the folders released are the ones really
+    reserved, and the other launcher's are left."""
+    from meticulous_slurm import launch
+    from meticulous_slurm.cli import main
+    from meticulous_slurm.errors import SweepError
+
+    forecast = launch.expected_ids
+    others: list[str] = []
+
+    def another_launcher_first(directory, count):
+        expected = forecast(directory, count)
+        others.extend(other_launchers_reservations(directory, 2))
+        return expected
+
+    def cannot_freeze(*args, **kwargs):
+        raise SweepError("cannot freeze the code: on purpose")
+
+    monkeypatch.setattr(launch, "expected_ids", another_launcher_first)
+    monkeypatch.setattr(launch, "make_snapshot", cannot_freeze)
+    sweep = project.write_sweep(SLURM + "name: nocode\ngrid:\n  lr: [0.1, 0.2]\n")
+    monkeypatch.chdir(project.root)
+    assert main(["sweep", str(sweep)]) == 2
+    assert "cannot freeze the code: on purpose" in capsys.readouterr().err
+    assert [folder.name for folder in project.experiment_folders()] == others
+    assert not queued_sweep("nocode")

@@ -207,12 +207,12 @@ def submit_sweep(plan: Plan) -> tuple[Path, SweepRecord]:
 
     def ready() -> None:
         nonlocal expected
-        snapshot.wait()
-        allocated = reservation.ids()
+        allocated = reservation.ids()  # first: a release must see the real ids
         if allocated != expected:
             record.points = plan.point_records(allocated)
             expected = allocated  # the next call passes
             raise ExpectedIdsTaken
+        snapshot.wait()
 
     def submit() -> None:
         submit_points(
