@@ -478,16 +478,10 @@ def other_launchers_reservations(directory: Path, count: int) -> list[str]:
     )
 
 
-def test_ids_another_launcher_took_meanwhile_are_never_used(
-    project, monkeypatch, capsys
-):
-    """The tasks are pickled with the ids the allocation is expected to give
-    while it runs (launch.py). Here another launcher reserves two folders
-    between that forecast and the allocation: the tasks are pickled again,
-    every job runs in its own sweep's folder, and the other launcher's
-    reservations are left as they were."""
+def another_launcher_comes_first(monkeypatch) -> list[str]:
+    """Right after the sweep's forecast of its ids, another launcher reserves
+    two folders; returns their ids (filled in once that has happened)."""
     from meticulous_slurm import launch
-    from meticulous_slurm.cli import main
 
     forecast = launch.expected_ids
     others: list[str] = []
@@ -498,6 +492,20 @@ def test_ids_another_launcher_took_meanwhile_are_never_used(
         return expected
 
     monkeypatch.setattr(launch, "expected_ids", another_launcher_first)
+    return others
+
+
+def test_ids_another_launcher_took_meanwhile_are_never_used(
+    project, monkeypatch, capsys
+):
+    """The tasks are pickled with the ids the allocation is expected to give
+    while it runs (launch.py). Here another launcher reserves two folders
+    between that forecast and the allocation: the tasks are pickled again,
+    every job runs in its own sweep's folder, and the other launcher's
+    reservations are left as they were."""
+    from meticulous_slurm.cli import main
+
+    others = another_launcher_comes_first(monkeypatch)
     sweep = project.write_sweep(SLURM + "name: raced\ngrid:\n  lr: [0.1, 0.2, 0.3]\n")
     monkeypatch.chdir(project.root)
     assert main(["sweep", str(sweep), "--wait"]) == 0, capsys.readouterr().err
@@ -591,18 +599,11 @@ def test_a_failure_after_another_launcher_came_first_releases_the_real_folders(
     from meticulous_slurm.cli import main
     from meticulous_slurm.errors import SweepError
 
-    forecast = launch.expected_ids
-    others: list[str] = []
-
-    def another_launcher_first(directory, count):
-        expected = forecast(directory, count)
-        others.extend(other_launchers_reservations(directory, 2))
-        return expected
+    others = another_launcher_comes_first(monkeypatch)
 
     def cannot_freeze(*args, **kwargs):
         raise SweepError("cannot freeze the code: on purpose")
 
-    monkeypatch.setattr(launch, "expected_ids", another_launcher_first)
     monkeypatch.setattr(launch, "make_snapshot", cannot_freeze)
     sweep = project.write_sweep(SLURM + "name: nocode\ngrid:\n  lr: [0.1, 0.2]\n")
     monkeypatch.chdir(project.root)
